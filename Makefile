@@ -1,0 +1,39 @@
+# openclaw-edge: two commands do all the set-up (see README.md).
+#   make run    system packages, build, and the local stack
+#   make test   fmt check, clippy -D warnings, every test
+SHELL := /bin/bash
+CARGO ?= cargo
+APT_PACKAGES := cmake redis-server nginx haproxy wrk curl
+
+.PHONY: run test deps build lint unit e2e bench clean
+
+# Installs what is missing (Debian); a no-op when everything is there.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build:
+	$(CARGO) build --release --workspace --bins
+
+run: deps build
+	@scripts/run-stack.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+# Unit tests of every crate, then the end-to-end tests against the built binaries.
+test: deps lint build
+	$(CARGO) test --release --workspace
+
+bench: deps build
+	bash benches/load.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf .run

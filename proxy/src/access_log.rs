@@ -1,0 +1,92 @@
+//! One access-log line per request: nginx's `combined` format followed by the
+//! upstream address, upstream status and times (`upstream_addr=...`), or the
+//! same fields as one JSON object per line with `--log-format json`.
+//!
+//! Lines are tracing events with target `access`; [`crate::logging`] sends
+//! that target to the configured access-log destination without blocking the
+//! request path.
+
+use crate::proxy::RequestCtx;
+use pingora_proxy::Session;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Chooses JSON lines instead of the combined format.
+pub fn set_json(json: bool) {
+    JSON.store(json, Ordering::Relaxed);
+}
+
+fn header<'a>(s: &'a Session, name: &str) -> &'a str {
+    s.req_header()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// Logs the request that just ended with `status`.
+pub fn log(session: &Session, ctx: &RequestCtx, status: u16) {
+    if !tracing::enabled!(target: "access", tracing::Level::INFO) {
+        return;
+    }
+    let req = session.req_header();
+    let remote = session
+        .client_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "-".into());
+    let remote = remote
+        .rsplit_once(':')
+        .map(|(ip, _)| ip.to_string())
+        .unwrap_or(remote);
+    let upstream_addr = match (ctx.lease.as_ref(), ctx.last_pick, ctx.route.as_deref()) {
+        (Some(l), _, _) => l.server().addr.to_string(),
+        (None, Some(p), Some(r)) => match &r.action {
+            crate::runtime::Action::Proxy { upstream, .. } => upstream.server(p).addr.to_string(),
+            _ => "-".into(),
+        },
+        _ => "-".into(),
+    };
+    let upstream_status = ctx
+        .upstream_status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "-".into());
+    let request_time = ctx.start.elapsed().as_secs_f64();
+    let upstream_time = ctx
+        .try_start
+        .map(|t| format!("{:.3}", t.elapsed().as_secs_f64()))
+        .unwrap_or_else(|| "-".into());
+    let uri = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let bytes = session.body_bytes_sent();
+    if JSON.load(Ordering::Relaxed) {
+        tracing::info!(
+            target: "access",
+            remote_addr = %remote,
+            method = %req.method,
+            uri,
+            protocol = ?req.version,
+            status,
+            body_bytes_sent = bytes,
+            referer = header(session, "referer"),
+            user_agent = header(session, "user-agent"),
+            upstream_addr = %upstream_addr,
+            upstream_status = %upstream_status,
+            request_time = format_args!("{request_time:.3}"),
+            upstream_response_time = %upstream_time,
+        );
+    } else {
+        let mut line = String::with_capacity(256);
+        let now = chrono::Local::now().format("%d/%b/%Y:%H:%M:%S %z");
+        let _ = write!(
+            line,
+            "{remote} - - [{now}] \"{} {uri} {:?}\" {status} {bytes} \"{}\" \"{}\" upstream_addr={upstream_addr} \
+             upstream_status={upstream_status} request_time={request_time:.3} upstream_response_time={upstream_time}",
+            req.method,
+            req.version,
+            header(session, "referer"),
+            header(session, "user-agent"),
+        );
+        tracing::info!(target: "access", "{line}");
+    }
+}

@@ -1,0 +1,422 @@
+//! The YAML model of `edge.yaml`: what an operator writes, checked as it is read.
+//!
+//! Every struct refuses unknown keys, and every value that has a syntax
+//! (durations, listen addresses, balance methods, `proxy_pass` targets,
+//! `$variables`) is parsed while deserializing, so serde_yaml reports the
+//! error with its line and column.
+
+use super::duration::ConfDuration;
+use crate::vars::Template;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// The whole edge configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Worker threads of the proxy service (Pingora `threads`).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Let idle threads steal work (Pingora `work_stealing`); off is faster for proxying.
+    #[serde(default)]
+    pub work_stealing: bool,
+    /// Idle upstream connections kept in the shared pool, across all upstreams.
+    #[serde(default = "default_pool")]
+    pub upstream_keepalive_pool_size: usize,
+    /// Where requests are logged: `stdout` (default), `stderr`, `off`, or a file path.
+    #[serde(default)]
+    pub access_log: AccessLogTarget,
+    /// The admin listener (metrics, status).
+    #[serde(default)]
+    pub admin: Admin,
+    /// Named upstream groups, referenced as `proxy_pass: http://NAME`.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// Virtual servers; each has listen addresses, names and locations.
+    pub servers: Vec<VirtualServer>,
+}
+
+fn default_threads() -> usize {
+    1
+}
+fn default_pool() -> usize {
+    128
+}
+
+/// Where the access log goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// Standard output (the default, like a container's nginx).
+    #[default]
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// No access log.
+    Off,
+    /// Appended to this file.
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for AccessLogTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "stdout" => AccessLogTarget::Stdout,
+            "stderr" => AccessLogTarget::Stderr,
+            "off" => AccessLogTarget::Off,
+            "" => {
+                return Err(serde::de::Error::custom(
+                    "access_log: use stdout, stderr, off or a file path",
+                ))
+            }
+            path => AccessLogTarget::File(path.to_string()),
+        })
+    }
+}
+
+/// The admin listener: `/metrics`, `/status`, `/api/status`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Address to listen on; default `127.0.0.1:9901`. Use `off` to disable.
+    #[serde(default = "default_admin_listen")]
+    pub listen: ListenAddr,
+    /// Bearer token required on every admin request; mandatory when `listen`
+    /// is not a loopback address.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            listen: default_admin_listen(),
+            token: None,
+        }
+    }
+}
+
+fn default_admin_listen() -> ListenAddr {
+    ListenAddr(Some("127.0.0.1:9901".parse().expect("valid default")))
+}
+
+/// A listen address: `8080`, `0.0.0.0:8080`, `[::]:8080`, `127.0.0.1:9901`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddr(pub Option<SocketAddr>);
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: serde_yaml::Value = Deserialize::deserialize(d)?;
+        let text = match s {
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::String(s) => s,
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "listen: expected `PORT`, `ADDR:PORT` or `off`",
+                ))
+            }
+        };
+        parse_listen(&text)
+            .map(ListenAddr)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses nginx's `listen` forms; `off` gives `None`.
+pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(Some(SocketAddr::from(([0, 0, 0, 0], port))));
+    }
+    let text = text
+        .strip_prefix("*:")
+        .map(|p| format!("0.0.0.0:{p}"))
+        .unwrap_or(text.to_string());
+    text.parse::<SocketAddr>().map(Some).map_err(|_| {
+        format!("invalid listen address `{text}`: expected `PORT`, `IP:PORT` or `[IPv6]:PORT`")
+    })
+}
+
+/// An upstream group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Balancing method; default `round_robin`.
+    #[serde(default)]
+    pub balance: Balance,
+    /// The servers of the group, in order (order matters to nginx's algorithms).
+    pub servers: Vec<ServerEntry>,
+    /// Idle keep-alive connections to keep per server; `0` disables reuse.
+    #[serde(default = "default_keepalive")]
+    pub keepalive: usize,
+    /// How long an idle upstream connection is kept.
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout: ConfDuration,
+}
+
+fn default_keepalive() -> usize {
+    32
+}
+fn default_keepalive_timeout() -> ConfDuration {
+    ConfDuration::secs(60)
+}
+
+/// One server of an upstream, with nginx's `server` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// `host:port` (a name is resolved when the config loads).
+    pub address: String,
+    /// Relative share of requests; default 1.
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Failures within `fail_timeout` that take the server out; 0 = never.
+    #[serde(default = "one")]
+    pub max_fails: u32,
+    /// The window for counting failures, and how long the server stays out.
+    #[serde(default = "default_fail_timeout")]
+    pub fail_timeout: ConfDuration,
+    /// Only used when every primary server is out.
+    #[serde(default)]
+    pub backup: bool,
+    /// Permanently out of rotation.
+    #[serde(default)]
+    pub down: bool,
+    /// Most concurrent requests to this server; 0 = no limit.
+    #[serde(default)]
+    pub max_conns: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+fn default_fail_timeout() -> ConfDuration {
+    ConfDuration::secs(10)
+}
+
+/// A balancing method with nginx's semantics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round robin (nginx's default).
+    #[default]
+    RoundRobin,
+    /// Fewest in-flight requests per weight; ties by round robin.
+    LeastConn,
+    /// nginx's `ip_hash`: first three octets of IPv4, whole IPv6.
+    IpHash,
+    /// `hash KEY` (`consistent` = ketama as nginx does it).
+    Hash { key: Template, consistent: bool },
+    /// `random` (`two` = power of two choices by least in-flight).
+    Random { two: bool },
+}
+
+impl std::str::FromStr for Balance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        Ok(match words.as_slice() {
+            ["round_robin"] => Balance::RoundRobin,
+            ["least_conn"] => Balance::LeastConn,
+            ["ip_hash"] => Balance::IpHash,
+            ["hash", key] => Balance::Hash {
+                key: Template::parse(key)?,
+                consistent: false,
+            },
+            ["hash", key, "consistent"] => Balance::Hash {
+                key: Template::parse(key)?,
+                consistent: true,
+            },
+            ["random"] => Balance::Random { two: false },
+            ["random", "two"] | ["random", "two", "least_conn"] => Balance::Random { two: true },
+            _ => {
+                return Err(format!(
+                    "invalid balance `{s}`: use round_robin, least_conn, ip_hash, \
+                     `hash KEY`, `hash KEY consistent`, random or `random two`"
+                ))
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Balance {
+    /// The config spelling, as `balance:` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Balance::RoundRobin => f.write_str("round_robin"),
+            Balance::LeastConn => f.write_str("least_conn"),
+            Balance::IpHash => f.write_str("ip_hash"),
+            Balance::Hash { key, consistent } => {
+                write!(
+                    f,
+                    "hash {key}{}",
+                    if *consistent { " consistent" } else { "" }
+                )
+            }
+            Balance::Random { two } => f.write_str(if *two { "random two" } else { "random" }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Balance {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A virtual server: nginx's `server { listen; server_name; location ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualServer {
+    /// Addresses to accept connections on.
+    pub listen: Vec<ListenAddr>,
+    /// Host names: exact, `*.suffix`, `prefix.*`, or `~regex`. Empty = any.
+    #[serde(default)]
+    pub server_name: Vec<String>,
+    /// Serve requests whose Host matches no server on these listeners.
+    #[serde(default)]
+    pub default_server: bool,
+    /// Locations, matched in nginx's order (exact, `^~`/longest prefix, regex).
+    pub locations: Vec<Location>,
+}
+
+/// A location: a path match and what to do with matching requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// nginx location syntax: `/prefix`, `= /exact`, `^~ /prefix`, `~ regex`, `~* regex`.
+    pub path: String,
+    /// `http://UPSTREAM` or `http://HOST:PORT[/uri]`.
+    #[serde(default)]
+    pub proxy_pass: Option<ProxyPass>,
+    /// Answer directly instead of proxying.
+    #[serde(default, rename = "return")]
+    pub return_: Option<Return>,
+    /// Request headers set toward the upstream (nginx `proxy_set_header`);
+    /// an empty value removes the header. Default: the seed's set.
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, Template>>,
+    /// Time to establish an upstream connection.
+    #[serde(default = "sixty")]
+    pub connect_timeout: ConfDuration,
+    /// Time between two reads from the upstream (not applied to WebSocket tunnels).
+    #[serde(default = "sixty")]
+    pub read_timeout: ConfDuration,
+    /// Time between two writes to the upstream.
+    #[serde(default = "sixty")]
+    pub send_timeout: ConfDuration,
+    /// Idle time after which an open WebSocket tunnel is closed; none by default.
+    #[serde(default)]
+    pub tunnel_idle_timeout: Option<ConfDuration>,
+    /// When and how often to try the next server (nginx `proxy_next_upstream*`).
+    #[serde(default)]
+    pub next_upstream: NextUpstream,
+    /// Turn the access log off for this location (`false`).
+    #[serde(default = "yes")]
+    pub access_log: bool,
+}
+
+fn sixty() -> ConfDuration {
+    ConfDuration::secs(60)
+}
+fn yes() -> bool {
+    true
+}
+
+/// A `proxy_pass` target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPass {
+    /// The upstream name or `host:port`.
+    pub authority: String,
+    /// The URI part, if any: replaces the matched location prefix.
+    pub uri: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ProxyPass {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_proxy_pass(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `http://name[:port][/uri]`.
+pub fn parse_proxy_pass(s: &str) -> Result<ProxyPass, String> {
+    let rest = s.strip_prefix("http://").ok_or_else(|| {
+        if s.starts_with("https://") {
+            format!("proxy_pass `{s}`: TLS to upstreams is not supported yet; use http://")
+        } else {
+            format!("proxy_pass `{s}`: expected `http://UPSTREAM` or `http://HOST:PORT[/path]`")
+        }
+    })?;
+    let (authority, uri) = match rest.find('/') {
+        Some(i) => (&rest[..i], Some(rest[i..].to_string())),
+        None => (rest, None),
+    };
+    if authority.is_empty() {
+        return Err(format!(
+            "proxy_pass `{s}`: missing upstream name or address"
+        ));
+    }
+    Ok(ProxyPass {
+        authority: authority.to_string(),
+        uri,
+    })
+}
+
+/// A direct answer (nginx `return CODE [TEXT|URL]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response body, or for 301/302/303/307/308 the redirect URL.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// nginx's `proxy_next_upstream`, `_tries`, `_timeout`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextUpstream {
+    /// Conditions that move a request to the next server: `error`, `timeout`.
+    #[serde(default = "default_when")]
+    pub when: Vec<NextWhen>,
+    /// Most servers to try in all; 0 = every server once.
+    #[serde(default)]
+    pub tries: u32,
+    /// Give up moving on after this long; 0 = no limit.
+    #[serde(default)]
+    pub timeout: ConfDuration,
+    /// Also retry POST, PATCH, LOCK (nginx `non_idempotent`).
+    #[serde(default)]
+    pub non_idempotent: bool,
+}
+
+impl Default for NextUpstream {
+    fn default() -> Self {
+        NextUpstream {
+            when: default_when(),
+            tries: 0,
+            timeout: ConfDuration::default(),
+            non_idempotent: false,
+        }
+    }
+}
+
+fn default_when() -> Vec<NextWhen> {
+    vec![NextWhen::Error, NextWhen::Timeout]
+}
+
+/// A condition of `next_upstream.when`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextWhen {
+    /// Connection refused or reset before a response header arrived.
+    Error,
+    /// Connect or read timed out before a response header arrived.
+    Timeout,
+}

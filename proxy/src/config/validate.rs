@@ -1,0 +1,162 @@
+//! Checks that span keys (names that must exist, combinations nginx refuses).
+//! Each error points at the line that holds the offending value.
+
+use super::error::{ConfigError, Locator};
+use super::model::{Config, Location};
+use crate::balance::supports_backup;
+use crate::routing::{LocationPattern, LocationTable, NamePattern};
+use std::collections::HashMap;
+
+/// Every problem in `c`, in the order of the file.
+pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
+    let mut errs = Vec::new();
+    if c.threads == 0 {
+        errs.push(at.error(&["threads"], "threads: must be at least 1"));
+    }
+    if let (Some(addr), None) = (c.admin.listen.0, &c.admin.token) {
+        if !addr.ip().is_loopback() {
+            errs.push(at.error(
+                &["listen", &addr.to_string()],
+                format!(
+                    "admin.listen {addr} is not a loopback address: set admin.token to protect it"
+                ),
+            ));
+        }
+    }
+    for (name, up) in &c.upstreams {
+        let here = format!("{name}:");
+        if up.servers.is_empty() {
+            errs.push(at.error(
+                &[&here],
+                format!("upstreams.{name}: no servers; add at least one under `servers:`"),
+            ));
+        }
+        for s in &up.servers {
+            if s.weight == 0 {
+                errs.push(at.error(
+                    &[&s.address],
+                    format!(
+                        "upstreams.{name}: server {}: weight must be at least 1",
+                        s.address
+                    ),
+                ));
+            }
+            if s.backup && !supports_backup(&up.balance) {
+                errs.push(at.error(
+                    &[&s.address],
+                    format!(
+                        "upstreams.{name}: server {}: `backup` cannot be used with this balance method \
+                         (nginx allows it with round_robin and least_conn only)",
+                        s.address
+                    ),
+                ));
+            }
+        }
+    }
+    if c.servers.is_empty() {
+        errs.push(at.error(
+            &["servers"],
+            "servers: at least one virtual server is needed",
+        ));
+    }
+    let mut defaults: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    for (si, vs) in c.servers.iter().enumerate() {
+        let label = format!("servers[{si}]");
+        if vs.listen.iter().all(|l| l.0.is_none()) {
+            errs.push(at.error(
+                &["listen"],
+                format!("{label}.listen: give at least one address, e.g. [\"0.0.0.0:8080\"]"),
+            ));
+        }
+        for addr in vs.listen.iter().filter_map(|l| l.0) {
+            if vs.default_server && defaults.insert(addr, si).is_some() {
+                errs.push(at.error(
+                    &["default_server"],
+                    format!("{label}: a second default_server for {addr}"),
+                ));
+            }
+        }
+        for n in &vs.server_name {
+            if let Err(e) = NamePattern::parse(n) {
+                errs.push(at.error(&[n], format!("{label}.server_name: {e}")));
+            }
+        }
+        let mut patterns = Vec::new();
+        for (li, loc) in vs.locations.iter().enumerate() {
+            let label = format!("{label}.locations[{li}]");
+            match LocationPattern::parse(&loc.path) {
+                Ok(p) => {
+                    check_location(c, loc, &p, &label, at, &mut errs);
+                    patterns.push(p);
+                }
+                Err(e) => errs.push(at.error(&["path", &loc.path], format!("{label}.path: {e}"))),
+            }
+        }
+        if let Err(e) = LocationTable::new(&patterns) {
+            errs.push(at.error(&["path"], format!("{label}.locations: {e}")));
+        }
+    }
+    errs.sort_by_key(|e| e.line);
+    errs
+}
+
+fn check_location(
+    c: &Config,
+    loc: &Location,
+    pattern: &LocationPattern,
+    label: &str,
+    at: &Locator,
+    errs: &mut Vec<ConfigError>,
+) {
+    let path_line = ["path", loc.path.as_str()];
+    match (&loc.proxy_pass, &loc.return_) {
+        (Some(_), Some(_)) => errs.push(at.error(
+            &path_line,
+            format!("{label}: has both proxy_pass and return; keep one"),
+        )),
+        (None, None) => {
+            errs.push(at.error(&path_line, format!("{label}: needs proxy_pass or return")))
+        }
+        _ => {}
+    }
+    if let Some(pp) = &loc.proxy_pass {
+        let known = c.upstreams.contains_key(&pp.authority);
+        let has_port = pp
+            .authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if !known && !has_port {
+            let names: Vec<&str> = c.upstreams.keys().map(String::as_str).collect();
+            errs.push(at.error(
+                &["proxy_pass", &pp.authority],
+                format!(
+                    "{label}.proxy_pass: no upstream named `{}` (defined: {}); name one, or give HOST:PORT",
+                    pp.authority,
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                ),
+            ));
+        }
+        if pp.uri.is_some() && pattern.prefix().is_none() {
+            errs.push(at.error(
+                &["proxy_pass", &pp.authority],
+                format!("{label}.proxy_pass: a URI part cannot be used in a regex location (as in nginx)"),
+            ));
+        }
+    }
+    if let Some(r) = &loc.return_ {
+        if !(100..=999).contains(&r.status) {
+            errs.push(at.error(
+                &["status"],
+                format!("{label}.return.status: {} is not an HTTP status", r.status),
+            ));
+        }
+    }
+    for name in loc.headers.iter().flat_map(|h| h.keys()) {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            errs.push(at.error(
+                &[name],
+                format!("{label}.headers: `{name}` is not a valid header name"),
+            ));
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! openclaw-edge: a Pingora reverse proxy with nginx's upstream semantics, in
+//! front of OpenClaw gateway nodes.
+//!
+//! Data flows one way: [`config`] (YAML, checked with file:line) ->
+//! [`runtime`] (routing tables, upstream pools) -> [`proxy`] (the request path).
+//! [`balance`] and [`health`] hold nginx's algorithms; [`admin`] serves metrics
+//! and status; [`server`] wires it into Pingora.
+
+pub mod access_log;
+pub mod admin;
+pub mod balance;
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod proxy;
+pub mod routing;
+pub mod runtime;
+pub mod server;
+pub mod vars;

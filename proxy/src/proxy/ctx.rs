@@ -1,0 +1,94 @@
+//! Per-request state. Dropped by Pingora after `logging` on every path, so
+//! the lease and tunnel guard in it always give back what they hold.
+
+use crate::admin::metrics;
+use crate::balance::{Pick, Tried};
+use crate::runtime::{Lease, Route, Runtime};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What kind of failure ended the last try (for 502 vs 504 and retry rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryFailure {
+    /// Refused, reset, closed.
+    Error,
+    /// Connect or read timed out.
+    Timeout,
+}
+
+/// State of one request through the edge.
+pub struct RequestCtx {
+    /// When the request arrived.
+    pub start: Instant,
+    /// The tables this request routes with.
+    pub runtime: Option<Arc<Runtime>>,
+    /// The matched location.
+    pub route: Option<Arc<Route>>,
+    /// Servers tried so far.
+    pub tried: Tried,
+    /// Tries made.
+    pub tries: usize,
+    /// The server currently held.
+    pub lease: Option<Lease>,
+    /// The server of the last try, kept for logs and metrics after a failed lease.
+    pub last_pick: Option<Pick>,
+    /// Why the last try failed, if it did.
+    pub failure: Option<TryFailure>,
+    /// No server could be picked at all.
+    pub no_live_server: bool,
+    /// The client asked for a protocol upgrade (WebSocket).
+    pub upgrade: bool,
+    /// Status the upstream answered with.
+    pub upstream_status: Option<u16>,
+    /// When the current try started (for the upstream response time).
+    pub try_start: Option<Instant>,
+    /// Held while a WebSocket tunnel is open.
+    pub tunnel: Option<TunnelGuard>,
+    /// The expanded hash key (hash methods only).
+    pub hash_key: String,
+}
+
+impl RequestCtx {
+    /// A fresh context.
+    pub fn new() -> Self {
+        RequestCtx {
+            start: Instant::now(),
+            runtime: None,
+            route: None,
+            tried: Tried::default(),
+            tries: 0,
+            lease: None,
+            last_pick: None,
+            failure: None,
+            no_live_server: false,
+            upgrade: false,
+            upstream_status: None,
+            try_start: None,
+            tunnel: None,
+            hash_key: String::new(),
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts one open WebSocket tunnel in `openclaw_edge_websocket_tunnels`.
+pub struct TunnelGuard(());
+
+impl TunnelGuard {
+    /// Counts a tunnel as open.
+    pub fn open() -> Self {
+        metrics().tunnels.inc();
+        TunnelGuard(())
+    }
+}
+
+impl Drop for TunnelGuard {
+    fn drop(&mut self) {
+        metrics().tunnels.dec();
+    }
+}

@@ -1,0 +1,302 @@
+//! The Pingora hooks, in the order Pingora calls them.
+
+use super::ctx::{RequestCtx, TryFailure, TunnelGuard};
+use super::errors::{answer, classify};
+use super::vars::{client_ip, SessionVars};
+use crate::access_log;
+use crate::balance::PickInput;
+use crate::config::Balance;
+use crate::runtime::{Action, Route, Runtime, Upstream};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::Method;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use std::sync::Arc;
+
+/// The proxy of one listen address.
+pub struct EdgeProxy {
+    /// Index of this listener in [`Runtime::listeners`].
+    pub listener: usize,
+    /// The current tables; replaced whole on reload.
+    pub runtime: Arc<ArcSwap<Runtime>>,
+}
+
+fn proxied(route: &Route) -> Option<(&Arc<Upstream>, &Option<String>)> {
+    match &route.action {
+        Action::Proxy { upstream, uri } => Some((upstream, uri)),
+        Action::Return { .. } => None,
+    }
+}
+
+/// nginx's non-idempotent methods, never retried unless configured.
+fn idempotent(m: &Method) -> bool {
+    !matches!(m.as_str(), "POST" | "PATCH" | "LOCK")
+}
+
+impl EdgeProxy {
+    /// Whether the request may move on to another server after a failed try.
+    fn may_retry(&self, session: &Session, ctx: &RequestCtx, failure: TryFailure) -> bool {
+        let Some(route) = ctx.route.as_ref() else {
+            return false;
+        };
+        let Some((upstream, _)) = proxied(route) else {
+            return false;
+        };
+        let next = &route.next;
+        let wanted = match failure {
+            TryFailure::Error => next.on_error,
+            TryFailure::Timeout => next.on_timeout,
+        };
+        let limit = match next.tries {
+            0 => upstream.max_tries(),
+            n => n.min(upstream.max_tries()),
+        };
+        wanted
+            && ctx.tries < limit
+            && (next.non_idempotent || idempotent(&session.req_header().method))
+            && next.timeout.is_none_or(|t| ctx.start.elapsed() < t)
+            && !session.as_ref().retry_buffer_truncated()
+    }
+
+    async fn respond_local(&self, session: &mut Session, status: u16, body: Bytes) -> Result<bool> {
+        let mut resp = ResponseHeader::build(status, Some(3))?;
+        if (301..=308).contains(&status) {
+            resp.insert_header(http::header::LOCATION, body.as_ref())?;
+            session.write_response_header(Box::new(resp), true).await?;
+        } else {
+            resp.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+            resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+            session
+                .write_response_header(Box::new(resp), body.is_empty())
+                .await?;
+            if !body.is_empty() {
+                session.write_response_body(Some(body), true).await?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for EdgeProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let runtime = self.runtime.load_full();
+        let req = session.req_header();
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.host())
+            .unwrap_or("");
+        let host = crate::vars::host_of(host);
+        let route = runtime.route(self.listener, &host, req.uri.path()).cloned();
+        ctx.runtime = Some(runtime);
+        let Some(route) = route else {
+            return self
+                .respond_local(session, 404, Bytes::from_static(b"404 Not Found\n"))
+                .await;
+        };
+        if let Action::Return { status, body } = &route.action {
+            let (status, body) = (*status, body.clone());
+            ctx.route = Some(route);
+            return self.respond_local(session, status, body).await;
+        }
+        ctx.upgrade = session.is_upgrade_req();
+        if ctx.upgrade {
+            // A tunnel is not an HTTP request: the client's silence is not a timeout.
+            session.set_read_timeout(route.tunnel_idle_timeout);
+        }
+        if route.next.on_error || route.next.on_timeout {
+            session.enable_retry_buffering();
+        }
+        ctx.route = Some(route);
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx
+            .route
+            .clone()
+            .expect("request_filter routed the request");
+        let (upstream, _) = proxied(&route).expect("only proxy routes reach upstream_peer");
+        if let Balance::Hash { key, .. } = &upstream.balance {
+            if ctx.hash_key.is_empty() {
+                let vars = SessionVars {
+                    session,
+                    proxy_host: &upstream.name,
+                };
+                key.expand_into(&vars, &mut ctx.hash_key);
+            }
+        }
+        let input = PickInput {
+            client: client_ip(session),
+            key: &ctx.hash_key,
+        };
+        let Some(lease) = upstream.pick(&input, &mut ctx.tried) else {
+            ctx.no_live_server = true;
+            return Err(Error::explain(
+                ErrorType::ConnectNoRoute,
+                format!("no live server in upstream {}", upstream.name),
+            ));
+        };
+        ctx.tries += 1;
+        ctx.last_pick = Some(lease.pick);
+        ctx.try_start = Some(std::time::Instant::now());
+        let mut peer = HttpPeer::new(lease.server().addr, false, String::new());
+        ctx.lease = Some(lease);
+        let o = &mut peer.options;
+        o.connection_timeout = Some(route.connect_timeout);
+        o.write_timeout = Some(route.send_timeout);
+        o.read_timeout = if ctx.upgrade {
+            route.tunnel_idle_timeout
+        } else {
+            Some(route.read_timeout)
+        };
+        o.idle_timeout = Some(upstream.keepalive_timeout);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let failure = classify(&e);
+        ctx.failure = Some(failure);
+        if let Some(lease) = ctx.lease.take() {
+            lease.fail();
+        }
+        e.set_retry(self.may_retry(session, ctx, failure));
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        _peer: &HttpPeer,
+        session: &mut Session,
+        mut e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        if session.response_written().is_some() || ctx.upstream_status.is_some() {
+            // Response bytes already went out: never retried, and the server answered.
+            e.set_retry(false);
+            return e;
+        }
+        let failure = classify(&e);
+        ctx.failure = Some(failure);
+        let stale_keepalive = client_reused && failure == TryFailure::Error;
+        if let Some(lease) = ctx.lease.take() {
+            if !stale_keepalive {
+                // A closed idle keep-alive connection is not the server's fault.
+                lease.fail();
+            }
+        }
+        e.set_retry(self.may_retry(session, ctx, failure));
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let route = ctx.route.as_ref().expect("routed");
+        let (upstream, uri) = proxied(route).expect("proxy route");
+        if let (Some(uri), Some(prefix)) = (uri, &route.prefix) {
+            let pq = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let rest = pq.strip_prefix(prefix.as_str()).unwrap_or(pq);
+            let new = format!("{uri}{rest}");
+            req.set_uri(new.parse().map_err(|_| {
+                Error::explain(ErrorType::InvalidHTTPHeader, "rewritten URI is invalid")
+            })?);
+        }
+        let vars = SessionVars {
+            session,
+            proxy_host: &upstream.name,
+        };
+        let mut value = String::new();
+        for (name, template) in &route.headers {
+            value.clear();
+            template.expand_into(&vars, &mut value);
+            if value.is_empty() {
+                req.remove_header(name);
+            } else {
+                req.insert_header(name.clone(), value.as_str())?;
+            }
+        }
+        if !upstream.keepalive && !ctx.upgrade {
+            req.insert_header(http::header::CONNECTION, "close")?;
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let status = resp.status.as_u16();
+        ctx.upstream_status = Some(status);
+        if status == 101 && ctx.upgrade {
+            ctx.tunnel = Some(TunnelGuard::open());
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        FailToProxy {
+            error_code: answer(session, ctx, e).await,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let route = ctx.route.as_deref();
+        match route.and_then(proxied) {
+            Some((upstream, _)) => {
+                match ctx.last_pick {
+                    Some(p) => upstream.server(p).codes.count(status),
+                    None => upstream.unserved.count(status),
+                }
+                upstream.duration.observe(ctx.start.elapsed().as_secs_f64());
+            }
+            None => {
+                if let Some(rt) = &ctx.runtime {
+                    rt.local_codes.count(status);
+                    rt.local_duration.observe(ctx.start.elapsed().as_secs_f64());
+                }
+            }
+        }
+        if route.is_none_or(|r| r.access_log) {
+            access_log::log(session, ctx, status);
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Config model -> runtime tables: resolves server addresses, indexes names
+//! and locations, builds balancers, and resolves metric label handles.
+
+use super::{Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, VirtualServer};
+use crate::admin::metrics;
+use crate::balance::{self, Pool, ServerConf};
+use crate::config::{Balance, ConfigError, ConfigErrors, Loaded, Location, ServerEntry};
+use crate::routing::{LocationPattern, LocationTable, NamePattern, NameTable};
+use crate::vars::Template;
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The headers the seed sets, used where a location gives none.
+const SEED_HEADERS: [(&str, &str); 6] = [
+    ("host", "$host"),
+    ("x-real-ip", "$remote_addr"),
+    ("x-forwarded-for", "$proxy_add_x_forwarded_for"),
+    ("x-forwarded-proto", "$scheme"),
+    ("upgrade", "$http_upgrade"),
+    ("connection", "$connection_upgrade"),
+];
+
+/// Builds the runtime tables of a validated config. Fails only on what
+/// validation cannot know: names that do not resolve.
+pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
+    let (c, at) = (&loaded.config, &loaded.locator);
+    let mut errs = Vec::new();
+    let mut upstreams: HashMap<String, Arc<Upstream>> = HashMap::new();
+    for (name, up) in &c.upstreams {
+        let entries: Vec<&ServerEntry> = up.servers.iter().collect();
+        match resolve_servers(name, &entries, at) {
+            Ok((primary, backup)) => {
+                let keep = (up.keepalive > 0, up.keepalive_timeout.0);
+                upstreams.insert(
+                    name.clone(),
+                    Arc::new(assemble(name, &up.balance, primary, backup, keep)),
+                );
+            }
+            Err(e) => errs.extend(e),
+        }
+    }
+    let mut order: Vec<SocketAddr> = Vec::new();
+    let mut per_addr: HashMap<SocketAddr, Vec<usize>> = HashMap::new();
+    let mut servers = Vec::new();
+    for (si, vs) in c.servers.iter().enumerate() {
+        let mut routes = Vec::new();
+        let mut patterns = Vec::new();
+        for loc in &vs.locations {
+            let pattern = LocationPattern::parse(&loc.path).expect("validated");
+            match route(loc, &pattern, &mut upstreams, at) {
+                Ok(r) => routes.push(Arc::new(r)),
+                Err(e) => errs.push(e),
+            }
+            patterns.push(pattern);
+        }
+        let table = LocationTable::new(&patterns).expect("validated");
+        let names: Vec<NamePattern> = vs
+            .server_name
+            .iter()
+            .map(|n| NamePattern::parse(n).expect("validated"))
+            .collect();
+        servers.push((
+            Arc::new(VirtualServer { routes, table }),
+            names,
+            vs.default_server,
+        ));
+        for addr in vs.listen.iter().filter_map(|l| l.0) {
+            if !per_addr.contains_key(&addr) {
+                order.push(addr);
+            }
+            per_addr.entry(addr).or_default().push(si);
+        }
+    }
+    if !errs.is_empty() {
+        errs.sort_by_key(|e| e.line);
+        return Err(ConfigErrors(errs));
+    }
+    let listeners = order
+        .into_iter()
+        .map(|addr| {
+            let members = &per_addr[&addr];
+            let default = members.iter().position(|si| servers[*si].2).unwrap_or(0);
+            let names: Vec<Vec<NamePattern>> =
+                members.iter().map(|si| servers[*si].1.clone()).collect();
+            Listener {
+                addr,
+                servers: members.iter().map(|si| servers[*si].0.clone()).collect(),
+                names: NameTable::new(&names, default),
+            }
+        })
+        .collect();
+    let mut upstreams: Vec<Arc<Upstream>> = upstreams.into_values().collect();
+    upstreams.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Runtime {
+        listeners,
+        upstreams,
+        local_codes: metrics().codes("", ""),
+        local_duration: metrics().duration(""),
+    })
+}
+
+type Tiers = (Vec<(ServerConf, Server)>, Vec<(ServerConf, Server)>);
+
+/// Resolves every server of an upstream; a name with several addresses gives
+/// one server per address, each with the entry's parameters (as nginx).
+fn resolve_servers(
+    upstream: &str,
+    entries: &[&ServerEntry],
+    at: &crate::config::Locator,
+) -> Result<Tiers, Vec<ConfigError>> {
+    let (mut primary, mut backup, mut errs) = (Vec::new(), Vec::new(), Vec::new());
+    for e in entries {
+        let addrs: Vec<SocketAddr> = match e.address.to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(err) => {
+                errs.push(at.error(
+                    &[&e.address],
+                    format!("upstreams.{upstream}: server `{}` does not resolve: {err}; write HOST:PORT", e.address),
+                ));
+                continue;
+            }
+        };
+        for addr in addrs {
+            let conf = ServerConf {
+                name: e.address.clone(),
+                weight: e.weight as i64,
+                max_fails: e.max_fails,
+                fail_timeout: e.fail_timeout.0.as_millis() as u64,
+                max_conns: e.max_conns,
+                down: e.down,
+            };
+            let server = Server {
+                name: e.address.clone(),
+                addr,
+                codes: metrics().codes(upstream, &e.address),
+            };
+            if e.backup { &mut backup } else { &mut primary }.push((conf, server));
+        }
+    }
+    if errs.is_empty() {
+        Ok((primary, backup))
+    } else {
+        Err(errs)
+    }
+}
+
+fn assemble(
+    name: &str,
+    balance: &Balance,
+    primary: Vec<(ServerConf, Server)>,
+    backup: Vec<(ServerConf, Server)>,
+    keep: (bool, Duration),
+) -> Upstream {
+    let (pconf, pservers): (Vec<_>, Vec<_>) = primary.into_iter().unzip();
+    let (bconf, bservers): (Vec<_>, Vec<_>) = backup.into_iter().unzip();
+    let pool = Pool::new(pconf, bconf);
+    let balancer = balance::build(balance, &pool);
+    Upstream::new(
+        name.to_string(),
+        balance.clone(),
+        pservers,
+        bservers,
+        keep.0,
+        keep.1,
+        pool,
+        balancer,
+    )
+}
+
+fn route(
+    loc: &Location,
+    pattern: &LocationPattern,
+    upstreams: &mut HashMap<String, Arc<Upstream>>,
+    at: &crate::config::Locator,
+) -> Result<Route, ConfigError> {
+    let action = match (&loc.proxy_pass, &loc.return_) {
+        (Some(pp), _) => {
+            let upstream = match upstreams.get(&pp.authority) {
+                Some(u) => u.clone(),
+                None => {
+                    // `proxy_pass http://host:port`: an implicit one-server upstream.
+                    let entry = ServerEntry {
+                        address: pp.authority.clone(),
+                        weight: 1,
+                        max_fails: 1,
+                        fail_timeout: crate::config::ConfDuration::secs(10),
+                        backup: false,
+                        down: false,
+                        max_conns: 0,
+                    };
+                    let (primary, backup) = resolve_servers(&pp.authority, &[&entry], at)
+                        .map_err(|mut e| e.remove(0))?;
+                    let u = Arc::new(assemble(
+                        &pp.authority,
+                        &Balance::RoundRobin,
+                        primary,
+                        backup,
+                        (true, Duration::from_secs(60)),
+                    ));
+                    upstreams.insert(pp.authority.clone(), u.clone());
+                    u
+                }
+            };
+            Action::Proxy {
+                upstream,
+                uri: pp.uri.clone(),
+            }
+        }
+        (None, Some(r)) => Action::Return {
+            status: r.status,
+            body: r.body.clone().into(),
+        },
+        (None, None) => unreachable!("validated: a location proxies or returns"),
+    };
+    let headers = match &loc.headers {
+        Some(h) => h
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
+                        .expect("validated"),
+                    v.clone(),
+                )
+            })
+            .collect(),
+        None => SEED_HEADERS
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_static(k),
+                    Template::parse(v).expect("valid seed header"),
+                )
+            })
+            .collect(),
+    };
+    Ok(Route {
+        prefix: pattern.prefix().map(str::to_string),
+        action,
+        headers,
+        connect_timeout: loc.connect_timeout.0,
+        read_timeout: loc.read_timeout.0,
+        send_timeout: loc.send_timeout.0,
+        tunnel_idle_timeout: loc.tunnel_idle_timeout.map(|d| d.0),
+        next: NextPolicy::from_config(&loc.next_upstream),
+        access_log: loc.access_log,
+    })
+}

@@ -1,0 +1,129 @@
+//! The routing tables the request path reads: built from a validated config,
+//! swapped whole on reload, never edited in place (server state lives in each
+//! [`Upstream`]'s pool).
+
+mod build;
+mod upstream;
+
+pub use build::build;
+pub use upstream::{Lease, Server, Upstream};
+
+use crate::config::NextWhen;
+use crate::routing::{LocationTable, NameTable};
+use crate::vars::Template;
+use bytes::Bytes;
+use http::HeaderName;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything one config turns into.
+#[derive(Debug)]
+pub struct Runtime {
+    /// One entry per distinct listen address, in config order.
+    pub listeners: Vec<Listener>,
+    /// Every upstream, named and implicit (`proxy_pass http://host:port`).
+    pub upstreams: Vec<Arc<Upstream>>,
+    /// Counters for answers the edge gives itself (`return`, 404).
+    pub local_codes: crate::admin::CodeCounters,
+    /// Their duration histogram.
+    pub local_duration: prometheus::Histogram,
+}
+
+/// The virtual servers reachable on one listen address.
+#[derive(Debug)]
+pub struct Listener {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Virtual servers, in config order.
+    pub servers: Vec<Arc<VirtualServer>>,
+    /// Host -> server index.
+    pub names: NameTable,
+}
+
+/// One virtual server's locations.
+#[derive(Debug)]
+pub struct VirtualServer {
+    /// Locations, in config order.
+    pub routes: Vec<Arc<Route>>,
+    /// Path -> route index.
+    pub table: LocationTable,
+}
+
+impl Runtime {
+    /// The route for a request that arrived on listener `listener` with `host` and `path`.
+    pub fn route(&self, listener: usize, host: &str, path: &str) -> Option<&Arc<Route>> {
+        let l = &self.listeners[listener];
+        let vs = &l.servers[l.names.find(host)];
+        vs.table.find(path).map(|i| &vs.routes[i])
+    }
+}
+
+/// What one location does.
+#[derive(Debug)]
+pub struct Route {
+    /// The location prefix, replaced by `proxy_pass`'s URI when it has one.
+    pub prefix: Option<String>,
+    /// Proxy or answer.
+    pub action: Action,
+    /// Headers set toward the upstream; an empty expansion removes the header.
+    pub headers: Vec<(HeaderName, Template)>,
+    /// Connect, read, send timeouts.
+    pub connect_timeout: Duration,
+    /// See [`crate::config::Location::read_timeout`].
+    pub read_timeout: Duration,
+    /// See [`crate::config::Location::send_timeout`].
+    pub send_timeout: Duration,
+    /// Idle limit of WebSocket tunnels (none = until a side closes).
+    pub tunnel_idle_timeout: Option<Duration>,
+    /// Retry policy.
+    pub next: NextPolicy,
+    /// Whether requests here are access-logged.
+    pub access_log: bool,
+}
+
+/// What a location does with a request.
+#[derive(Debug)]
+pub enum Action {
+    /// Proxy to an upstream, optionally replacing the location prefix with `uri`.
+    Proxy {
+        /// The upstream.
+        upstream: Arc<Upstream>,
+        /// `proxy_pass`'s URI part.
+        uri: Option<String>,
+    },
+    /// Answer directly.
+    Return {
+        /// Status code.
+        status: u16,
+        /// Body (for redirects, the Location value).
+        body: Bytes,
+    },
+}
+
+/// nginx's `proxy_next_upstream` as the request path uses it.
+#[derive(Debug, Clone)]
+pub struct NextPolicy {
+    /// Retry after connection errors.
+    pub on_error: bool,
+    /// Retry after timeouts.
+    pub on_timeout: bool,
+    /// Most tries in all (0 = every server once).
+    pub tries: usize,
+    /// Stop retrying after this long (None = no limit).
+    pub timeout: Option<Duration>,
+    /// Retry non-idempotent methods too.
+    pub non_idempotent: bool,
+}
+
+impl NextPolicy {
+    fn from_config(n: &crate::config::NextUpstream) -> Self {
+        NextPolicy {
+            on_error: n.when.contains(&NextWhen::Error),
+            on_timeout: n.when.contains(&NextWhen::Timeout),
+            tries: n.tries as usize,
+            timeout: Some(n.timeout.0).filter(|d| !d.is_zero()),
+            non_idempotent: n.non_idempotent,
+        }
+    }
+}

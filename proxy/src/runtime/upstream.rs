@@ -1,0 +1,136 @@
+//! A live upstream group: its servers, their shared state under one lock, and
+//! the balancing method. A [`Lease`] is one request's hold on a server; it
+//! gives the server back (counting success or failure) when dropped.
+
+use crate::admin::{metrics, CodeCounters};
+use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
+use crate::config::Balance;
+use crate::health::{release, Outcome};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tracing::warn;
+
+/// One server of an upstream.
+#[derive(Debug)]
+pub struct Server {
+    /// As written in the config (`host:port`); the metrics' `server` label.
+    pub name: String,
+    /// Resolved address.
+    pub addr: SocketAddr,
+    /// `openclaw_edge_requests_total` for this server.
+    pub codes: CodeCounters,
+}
+
+/// An upstream group.
+#[derive(Debug)]
+pub struct Upstream {
+    /// Name (`proxy_pass http://NAME`), or `host:port` for an implicit one.
+    pub name: String,
+    /// Balancing method, for its hash key.
+    pub balance: Balance,
+    /// Primary servers, parallel to the pool's primary tier.
+    pub primary: Vec<Server>,
+    /// Backup servers, parallel to the pool's backup tier.
+    pub backup: Vec<Server>,
+    /// Whether upstream connections are kept alive for reuse.
+    pub keepalive: bool,
+    /// How long an idle upstream connection is kept.
+    pub keepalive_timeout: std::time::Duration,
+    /// Requests that reached no server (no live server).
+    pub unserved: CodeCounters,
+    /// `openclaw_edge_request_duration_seconds` for this upstream.
+    pub duration: prometheus::Histogram,
+    pool: Mutex<Pool>,
+    balancer: Box<dyn Balancer>,
+}
+
+impl Upstream {
+    /// Assembles an upstream; `pool` tiers must be parallel to `primary` and `backup`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        balance: Balance,
+        primary: Vec<Server>,
+        backup: Vec<Server>,
+        keepalive: bool,
+        keepalive_timeout: std::time::Duration,
+        pool: Pool,
+        balancer: Box<dyn Balancer>,
+    ) -> Self {
+        let m = metrics();
+        Upstream {
+            unserved: m.codes(&name, ""),
+            duration: m.duration(&name),
+            name,
+            balance,
+            primary,
+            backup,
+            keepalive,
+            keepalive_timeout,
+            pool: Mutex::new(pool),
+            balancer,
+        }
+    }
+
+    /// The server a pick refers to.
+    pub fn server(&self, pick: Pick) -> &Server {
+        match pick.tier {
+            TierKind::Primary => &self.primary[pick.index],
+            TierKind::Backup => &self.backup[pick.index],
+        }
+    }
+
+    /// How many servers one request may try at most (nginx: every server once).
+    pub fn max_tries(&self) -> usize {
+        self.primary.len() + self.backup.len()
+    }
+
+    /// The shared state, for status pages. Hold it briefly.
+    pub fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Chooses a server for one try of a request; the lease gives it back.
+    pub fn pick(self: &Arc<Self>, input: &PickInput, tried: &mut Tried) -> Option<Lease> {
+        let pick = self
+            .balancer
+            .pick(&mut self.pool(), input, tried, now_ms())?;
+        Some(Lease {
+            upstream: self.clone(),
+            pick,
+            outcome: Outcome::Answered,
+        })
+    }
+}
+
+/// One request's hold on a server: counted in flight until dropped, and
+/// then counted as a success or (after [`Lease::fail`]) a failure.
+#[derive(Debug)]
+pub struct Lease {
+    upstream: Arc<Upstream>,
+    /// Which server.
+    pub pick: Pick,
+    outcome: Outcome,
+}
+
+impl Lease {
+    /// The server held.
+    pub fn server(&self) -> &Server {
+        self.upstream.server(self.pick)
+    }
+
+    /// Ends the hold as a failure (connect error or timeout before a response).
+    pub fn fail(mut self) {
+        self.outcome = Outcome::Failed;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let disabled = release(&mut self.upstream.pool(), self.pick, self.outcome, now_ms());
+        if disabled {
+            let s = self.upstream.server(self.pick);
+            warn!(upstream = %self.upstream.name, server = %s.name, "upstream server temporarily disabled after max_fails failures");
+        }
+    }
+}

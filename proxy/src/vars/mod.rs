@@ -1,0 +1,10 @@
+//! nginx variables (`$host`, `$remote_addr`, `$proxy_add_x_forwarded_for` ...)
+//! in header values and hash keys.
+//!
+//! A template is parsed once when the config loads into literal and variable
+//! parts, so the request path only concatenates; an unknown variable is a
+//! config error, never an empty string at run time.
+
+mod template;
+
+pub use template::{host_of, RequestVars, Template, Var};
