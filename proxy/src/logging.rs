@@ -20,7 +20,7 @@ pub enum LogFormat {
 /// Installs the subscriber. Keep the returned guard alive: dropping it flushes
 /// and stops the access-log writer.
 pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<Option<WorkerGuard>> {
-    crate::access_log::set_json(format == LogFormat::Json);
+    crate::access_log::configure(*access != AccessLogTarget::Off, format == LogFormat::Json);
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let errors = filter_fn(|m| m.target() != "access");
     let error_layer = match format {

@@ -43,6 +43,30 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+fn strip_positions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " at line ".len()..];
+        let skip = tail
+            .find(" column ")
+            .filter(|c| tail[..*c].bytes().all(|b| b.is_ascii_digit()))
+            .map(|c| {
+                c + " column ".len() + tail[c + 8..].bytes().take_while(u8::is_ascii_digit).count()
+            });
+        match skip {
+            Some(n) => rest = &tail[n..],
+            None => {
+                out.push_str(" at line ");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Finds where a value was written, for errors found after parsing (an
 /// unknown upstream name, a server address that does not resolve). serde_yaml
 /// keeps no positions once parsed, so this looks for the line that holds all
@@ -89,18 +113,50 @@ impl Locator {
         }
     }
 
+    /// serde_yaml places a duplicate-key error at the start of the map; move it
+    /// to the second definition and name the first.
+    fn point_at_duplicate(&self, err: &mut ConfigError) {
+        let Some(key) = err
+            .message
+            .split('`')
+            .nth(1)
+            .filter(|_| err.message.contains("is defined twice"))
+        else {
+            return;
+        };
+        let key_line = |l: &str| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))
+        };
+        let from = err.line.unwrap_or(1).saturating_sub(1);
+        let hits: Vec<usize> = self
+            .source
+            .lines()
+            .enumerate()
+            .skip(from)
+            .filter(|(_, l)| key_line(l))
+            .map(|(i, _)| i + 1)
+            .take(2)
+            .collect();
+        if let [first, second] = hits[..] {
+            err.message = format!("{} (first defined on line {first})", err.message);
+            err.line = Some(second);
+            err.column = None;
+        }
+    }
+
     /// Converts a serde_yaml error, moving its position into the prefix.
     pub fn from_yaml(&self, e: &serde_yaml::Error) -> ConfigError {
-        let mut message = e.to_string();
-        if let Some(i) = message.rfind(" at line ") {
-            message.truncate(i);
-        }
+        // The position goes in front; drop serde_yaml's own "at line L column C".
+        let message = strip_positions(&e.to_string());
         let loc = e.location();
-        ConfigError {
+        let mut err = ConfigError {
             file: self.file.clone(),
             line: loc.as_ref().map(|l| l.line()),
             column: loc.as_ref().map(|l| l.column()),
             message,
-        }
+        };
+        self.point_at_duplicate(&mut err);
+        err
     }
 }

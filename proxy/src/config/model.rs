@@ -31,7 +31,7 @@ pub struct Config {
     #[serde(default)]
     pub admin: Admin,
     /// Named upstream groups, referenced as `proxy_pass: http://NAME`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub upstreams: BTreeMap<String, Upstream>,
     /// Virtual servers; each has listen addresses, names and locations.
     pub servers: Vec<VirtualServer>,
@@ -42,6 +42,43 @@ fn default_threads() -> usize {
 }
 fn default_pool() -> usize {
     128
+}
+
+/// A map whose keys must be unique: YAML parsers keep the last of two equal
+/// keys silently, which would hide a second upstream of the same name.
+fn unique_keys<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, V>, D::Error> {
+    struct Visit<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of names")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "`{key}` is defined twice; names must be unique"
+                    )));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visit(std::marker::PhantomData))
+}
+
+fn unique_header_keys<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, Template>>, D::Error> {
+    unique_keys(d).map(Some)
 }
 
 /// Where the access log goes.
@@ -298,7 +335,7 @@ pub struct Location {
     pub return_: Option<Return>,
     /// Request headers set toward the upstream (nginx `proxy_set_header`);
     /// an empty value removes the header. Default: the seed's set.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_header_keys")]
     pub headers: Option<BTreeMap<String, Template>>,
     /// Time to establish an upstream connection.
     #[serde(default = "sixty")]
