@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::config::{ConfigErrors, Loaded};
+use crate::health::HealthChecker;
 use crate::proxy::EdgeProxy;
 use crate::runtime::{self, Runtime};
 use arc_swap::ArcSwap;
@@ -81,6 +82,14 @@ pub fn run(loaded: Loaded, rt: Runtime) -> ! {
         svc.add_tcp(&addr.to_string());
         server.add_service(svc);
     }
+    let checker = HealthChecker {
+        runtime: shared.clone(),
+        reloaded: Arc::new(tokio::sync::Notify::new()),
+    };
+    server.add_service(pingora_core::services::background::background_service(
+        "health checks",
+        checker,
+    ));
     if let Some(addr) = c.admin.listen.0 {
         let app = AdminApp {
             runtime: shared.clone(),

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub inflight: IntGaugeVec,
     /// WebSocket tunnels open now.
     pub tunnels: IntGauge,
+    checks: IntCounterVec,
 }
 
 /// The process-wide metrics (reloads keep counting into the same series).
@@ -70,12 +71,21 @@ impl Metrics {
             "WebSocket tunnels open now.",
         )
         .expect("valid metric");
+        let checks = IntCounterVec::new(
+            Opts::new(
+                "openclaw_edge_health_checks_total",
+                "Active health checks, by upstream, server and result.",
+            ),
+            &["upstream", "server", "result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
             Box::new(server_up.clone()),
             Box::new(inflight.clone()),
             Box::new(tunnels.clone()),
+            Box::new(checks.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -86,6 +96,7 @@ impl Metrics {
             server_up,
             inflight,
             tunnels,
+            checks,
         }
     }
 
@@ -96,6 +107,12 @@ impl Metrics {
             ["1xx", "2xx", "3xx", "4xx", "5xx"]
                 .map(|class| self.requests.with_label_values(&[upstream, server, class])),
         )
+    }
+
+    /// `openclaw_edge_health_checks_total` for one server and result.
+    pub fn checks(&self, upstream: &str, server: &str, alive: bool) -> IntCounter {
+        self.checks
+            .with_label_values(&[upstream, server, if alive { "alive" } else { "dead" }])
     }
 
     /// The duration histogram of `upstream` ("" for answers the edge gives itself).

@@ -12,7 +12,7 @@ pub struct ServerStatus {
     pub server: String,
     /// Resolved address.
     pub address: String,
-    /// `up`, `down` (configured), or `failed` (out after max_fails).
+    /// `up`, `down` (configured), `unhealthy` (active checks), or `failed` (out after max_fails).
     pub state: &'static str,
     /// Whether it is a backup server.
     pub backup: bool,
@@ -60,6 +60,8 @@ pub fn snapshot(rt: &Runtime) -> Vec<UpstreamStatus> {
                     let (c, st) = (&tier.conf[i], &tier.state[i]);
                     let state = if c.down {
                         "down"
+                    } else if st.check_down {
+                        "unhealthy"
                     } else if tier.failed(i, now) {
                         "failed"
                     } else {
@@ -102,7 +104,7 @@ pub fn html(status: &[UpstreamStatus]) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>openclaw-edge status</title>\
          <meta http-equiv=\"refresh\" content=\"5\"><style>body{font-family:sans-serif;margin:2em}\
          table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}\
-         .up{color:#070}.down{color:#777}.failed{color:#b00;font-weight:bold}</style></head><body>\
+         .up{color:#070}.down{color:#777}.failed,.unhealthy{color:#b00;font-weight:bold}</style></head><body>\
          <h1>openclaw-edge</h1><p>Refreshes every 5 s. JSON: <a href=\"/api/status\">/api/status</a>, \
          metrics: <a href=\"/metrics\">/metrics</a>.</p>",
     );

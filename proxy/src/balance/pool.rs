@@ -58,6 +58,12 @@ pub struct ServerState {
     pub checked: u64,
     /// Requests (and WebSocket tunnels) in flight.
     pub conns: u32,
+    /// Out because active health checks failed (or have not passed yet).
+    pub check_down: bool,
+    /// Passed checks in a row.
+    pub check_rises: u32,
+    /// Failed checks in a row.
+    pub check_falls: u32,
 }
 
 /// The primary or backup servers of an upstream.
@@ -74,10 +80,17 @@ pub struct Tier {
 impl Tier {
     /// A tier of `conf` servers, all fresh.
     pub fn new(conf: Vec<ServerConf>) -> Self {
+        Self::with_checks(conf, false)
+    }
+
+    /// A tier whose servers start out of rotation until health checks pass
+    /// (`default_down`) when `start_down`.
+    pub fn with_checks(conf: Vec<ServerConf>, start_down: bool) -> Self {
         let state = conf
             .iter()
             .map(|c| ServerState {
                 effective_weight: c.weight,
+                check_down: start_down,
                 ..Default::default()
             })
             .collect();
@@ -110,7 +123,7 @@ impl Tier {
     pub fn usable(&self, i: usize, now: u64) -> bool {
         let (c, s) = (&self.conf[i], &self.state[i]);
         let full = c.max_conns > 0 && s.conns >= c.max_conns;
-        !(c.down || full || self.failed(i, now))
+        !(c.down || s.check_down || full || self.failed(i, now))
     }
 
     /// Records the choice of server `i`: nginx's `checked` update, `conns++`, tried bit.
@@ -169,9 +182,18 @@ pub struct Pool {
 impl Pool {
     /// A pool of `primary` and `backup` servers.
     pub fn new(primary: Vec<ServerConf>, backup: Vec<ServerConf>) -> Self {
+        Self::with_checks(primary, backup, false)
+    }
+
+    /// A pool whose servers start out until checked healthy when `start_down`.
+    pub fn with_checks(
+        primary: Vec<ServerConf>,
+        backup: Vec<ServerConf>,
+        start_down: bool,
+    ) -> Self {
         Pool {
-            primary: Tier::new(primary),
-            backup: Tier::new(backup),
+            primary: Tier::with_checks(primary, start_down),
+            backup: Tier::with_checks(backup, start_down),
         }
     }
 

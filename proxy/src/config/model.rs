@@ -192,6 +192,105 @@ pub struct Upstream {
     /// How long an idle upstream connection is kept.
     #[serde(default = "default_keepalive_timeout")]
     pub keepalive_timeout: ConfDuration,
+    /// Active health checks (nginx_upstream_check_module's `check`).
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+}
+
+/// Active health checks with the semantics of nginx_upstream_check_module:
+/// a server is out after `fall` failed checks in a row and back after `rise`
+/// passed ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `http` (send `send`, judge the status) or `tcp` (a connect is enough).
+    #[serde(rename = "type", default)]
+    pub kind: CheckKind,
+    /// Time between two checks of a server.
+    #[serde(default = "default_check_interval")]
+    pub interval: ConfDuration,
+    /// Passed checks in a row that bring a server in.
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+    /// Failed checks in a row that take a server out.
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    /// Limit of one check: connect, send and the status line.
+    #[serde(default = "default_check_timeout")]
+    pub timeout: ConfDuration,
+    /// Port to check; 0 = the server's own.
+    #[serde(default)]
+    pub port: u16,
+    /// A server starts out (no traffic) until it passes `rise` checks.
+    #[serde(default = "yes")]
+    pub default_down: bool,
+    /// The raw request of an `http` check (nginx `check_http_send`).
+    #[serde(default = "default_check_send")]
+    pub send: String,
+    /// Status classes that count as alive (`check_http_expect_alive`):
+    /// `http_2xx`, `http_3xx`, `http_4xx`, `http_5xx`.
+    #[serde(default = "default_expect_alive")]
+    pub expect_alive: Vec<StatusClass>,
+}
+
+/// How a server is checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// A TCP connect (the module's default).
+    #[default]
+    Tcp,
+    /// An HTTP request and its status line.
+    Http,
+}
+
+/// A status class of `expect_alive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum StatusClass {
+    /// 200-299.
+    #[serde(rename = "http_2xx")]
+    Http2xx,
+    /// 300-399.
+    #[serde(rename = "http_3xx")]
+    Http3xx,
+    /// 400-499.
+    #[serde(rename = "http_4xx")]
+    Http4xx,
+    /// 500-599.
+    #[serde(rename = "http_5xx")]
+    Http5xx,
+}
+
+impl StatusClass {
+    /// Whether `status` is in this class.
+    pub fn contains(self, status: u16) -> bool {
+        let class = match self {
+            StatusClass::Http2xx => 2,
+            StatusClass::Http3xx => 3,
+            StatusClass::Http4xx => 4,
+            StatusClass::Http5xx => 5,
+        };
+        status / 100 == class
+    }
+}
+
+fn default_check_interval() -> ConfDuration {
+    ConfDuration::secs(30)
+}
+fn default_rise() -> u32 {
+    2
+}
+fn default_fall() -> u32 {
+    5
+}
+fn default_check_timeout() -> ConfDuration {
+    ConfDuration::secs(1)
+}
+fn default_check_send() -> String {
+    "GET / HTTP/1.0\r\n\r\n".to_string()
+}
+fn default_expect_alive() -> Vec<StatusClass> {
+    vec![StatusClass::Http2xx, StatusClass::Http3xx]
 }
 
 fn default_keepalive() -> usize {

@@ -1,6 +1,11 @@
 //! Server health. Passive: nginx's `max_fails`/`fail_timeout` accounting of
-//! real requests (this file's sibling `passive`).
+//! real requests. Active: nginx_upstream_check_module's periodic checks.
+//! Both feed the one state per server the balancers read.
 
+mod active;
 mod passive;
+mod probe;
 
+pub use active::{apply, CheckPlan, HealthChecker};
 pub use passive::{release, Outcome};
+pub use probe::{Probe, Verdict};

@@ -89,6 +89,10 @@ impl ProxyHttp for EdgeProxy {
         RequestCtx::new()
     }
 
+    /// No downstream modules: Pingora's default adds a disabled compression
+    /// module that still runs on every request; the edge does not compress.
+    fn init_downstream_modules(&self, _modules: &mut pingora_core::modules::http::HttpModules) {}
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let runtime = self.runtime.load_full();
         let req = session.req_header();

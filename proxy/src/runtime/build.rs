@@ -1,10 +1,15 @@
 //! Config model -> runtime tables: resolves server addresses, indexes names
 //! and locations, builds balancers, and resolves metric label handles.
 
-use super::{Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, VirtualServer};
+use super::{
+    Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, UpstreamParts, VirtualServer,
+};
 use crate::admin::metrics;
 use crate::balance::{self, Pool, ServerConf};
-use crate::config::{Balance, ConfigError, ConfigErrors, Loaded, Location, ServerEntry};
+use crate::config::{
+    Balance, ConfigError, ConfigErrors, HealthCheck, Loaded, Location, ServerEntry,
+};
+use crate::health::{CheckPlan, Probe};
 use crate::routing::{LocationPattern, LocationTable, NamePattern, NameTable};
 use crate::vars::Template;
 use std::collections::HashMap;
@@ -31,12 +36,11 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
     for (name, up) in &c.upstreams {
         let entries: Vec<&ServerEntry> = up.servers.iter().collect();
         match resolve_servers(name, &entries, at) {
-            Ok((primary, backup)) => {
+            Ok(tiers) => {
                 let keep = (up.keepalive > 0, up.keepalive_timeout.0);
-                upstreams.insert(
-                    name.clone(),
-                    Arc::new(assemble(name, &up.balance, primary, backup, keep)),
-                );
+                let check = up.health_check.as_ref();
+                let u = assemble(name, &up.balance, tiers, keep, check);
+                upstreams.insert(name.clone(), Arc::new(u));
             }
             Err(e) => errs.extend(e),
         }
@@ -149,24 +153,31 @@ fn resolve_servers(
 fn assemble(
     name: &str,
     balance: &Balance,
-    primary: Vec<(ServerConf, Server)>,
-    backup: Vec<(ServerConf, Server)>,
+    (primary, backup): Tiers,
     keep: (bool, Duration),
+    check: Option<&HealthCheck>,
 ) -> Upstream {
     let (pconf, pservers): (Vec<_>, Vec<_>) = primary.into_iter().unzip();
     let (bconf, bservers): (Vec<_>, Vec<_>) = backup.into_iter().unzip();
-    let pool = Pool::new(pconf, bconf);
+    let pool = Pool::with_checks(pconf, bconf, check.is_some_and(|c| c.default_down));
     let balancer = balance::build(balance, &pool);
-    Upstream::new(
-        name.to_string(),
-        balance.clone(),
-        pservers,
-        bservers,
-        keep.0,
-        keep.1,
+    let check = check.map(|c| CheckPlan {
+        probe: Probe::new(c),
+        interval: c.interval.0,
+        rise: c.rise,
+        fall: c.fall,
+    });
+    Upstream::new(UpstreamParts {
+        name: name.to_string(),
+        balance: balance.clone(),
+        primary: pservers,
+        backup: bservers,
+        keepalive: keep.0,
+        keepalive_timeout: keep.1,
+        check,
         pool,
         balancer,
-    )
+    })
 }
 
 fn route(
@@ -190,14 +201,15 @@ fn route(
                         down: false,
                         max_conns: 0,
                     };
-                    let (primary, backup) = resolve_servers(&pp.authority, &[&entry], at)
+                    let tiers = resolve_servers(&pp.authority, &[&entry], at)
                         .map_err(|mut e| e.remove(0))?;
+                    let keep = (true, Duration::from_secs(60));
                     let u = Arc::new(assemble(
                         &pp.authority,
                         &Balance::RoundRobin,
-                        primary,
-                        backup,
-                        (true, Duration::from_secs(60)),
+                        tiers,
+                        keep,
+                        None,
                     ));
                     upstreams.insert(pp.authority.clone(), u.clone());
                     u

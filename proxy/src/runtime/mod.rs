@@ -6,7 +6,7 @@ mod build;
 mod upstream;
 
 pub use build::build;
-pub use upstream::{Lease, Server, Upstream};
+pub use upstream::{Lease, Server, Upstream, UpstreamParts};
 
 use crate::config::NextWhen;
 use crate::routing::{LocationTable, NameTable};

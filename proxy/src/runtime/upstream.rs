@@ -5,7 +5,7 @@
 use crate::admin::{metrics, CodeCounters};
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
-use crate::health::{release, Outcome};
+use crate::health::{release, CheckPlan, Outcome};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::warn;
@@ -40,35 +40,50 @@ pub struct Upstream {
     pub unserved: CodeCounters,
     /// `openclaw_edge_request_duration_seconds` for this upstream.
     pub duration: prometheus::Histogram,
+    /// Active health checks, if configured.
+    pub check: Option<CheckPlan>,
     pool: Mutex<Pool>,
     balancer: Box<dyn Balancer>,
 }
 
+/// Everything an [`Upstream`] is made of, as the table builder assembles it.
+pub struct UpstreamParts {
+    /// See [`Upstream::name`].
+    pub name: String,
+    /// See [`Upstream::balance`].
+    pub balance: Balance,
+    /// See [`Upstream::primary`].
+    pub primary: Vec<Server>,
+    /// See [`Upstream::backup`].
+    pub backup: Vec<Server>,
+    /// See [`Upstream::keepalive`].
+    pub keepalive: bool,
+    /// See [`Upstream::keepalive_timeout`].
+    pub keepalive_timeout: std::time::Duration,
+    /// See [`Upstream::check`].
+    pub check: Option<CheckPlan>,
+    /// Server state, tiers parallel to `primary` and `backup`.
+    pub pool: Pool,
+    /// The balancing method over `pool`.
+    pub balancer: Box<dyn Balancer>,
+}
+
 impl Upstream {
-    /// Assembles an upstream; `pool` tiers must be parallel to `primary` and `backup`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: String,
-        balance: Balance,
-        primary: Vec<Server>,
-        backup: Vec<Server>,
-        keepalive: bool,
-        keepalive_timeout: std::time::Duration,
-        pool: Pool,
-        balancer: Box<dyn Balancer>,
-    ) -> Self {
+    /// Assembles an upstream and resolves its metric handles.
+    pub fn new(p: UpstreamParts) -> Self {
         let m = metrics();
         Upstream {
-            unserved: m.codes(&name, ""),
-            duration: m.duration(&name),
-            name,
-            balance,
-            primary,
-            backup,
-            keepalive,
-            keepalive_timeout,
-            pool: Mutex::new(pool),
-            balancer,
+            unserved: m.codes(&p.name, ""),
+            duration: m.duration(&p.name),
+            name: p.name,
+            balance: p.balance,
+            primary: p.primary,
+            backup: p.backup,
+            keepalive: p.keepalive,
+            keepalive_timeout: p.keepalive_timeout,
+            check: p.check,
+            pool: Mutex::new(p.pool),
+            balancer: p.balancer,
         }
     }
 
