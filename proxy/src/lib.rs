@@ -16,4 +16,5 @@ pub mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod sticky;
 pub mod vars;

@@ -195,6 +195,51 @@ pub struct Upstream {
     /// Active health checks (nginx_upstream_check_module's `check`).
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
+    /// Sticky sessions by cookie (nginx `sticky cookie`).
+    #[serde(default)]
+    pub sticky: Option<StickyCookie>,
+}
+
+/// nginx's `sticky cookie NAME expires= domain= path= httponly secure samesite=`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StickyCookie {
+    /// Cookie name, e.g. `openclaw_route`.
+    pub cookie: String,
+    /// Lifetime (`Max-Age`); a session cookie when absent.
+    #[serde(default)]
+    pub expires: Option<ConfDuration>,
+    /// `Domain` attribute.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// `Path` attribute; default `/`.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// `HttpOnly` attribute.
+    #[serde(default)]
+    pub httponly: bool,
+    /// `Secure` attribute.
+    #[serde(default)]
+    pub secure: bool,
+    /// `SameSite` attribute: `strict`, `lax` or `none`.
+    #[serde(default)]
+    pub samesite: Option<SameSite>,
+}
+
+fn root_path() -> String {
+    "/".to_string()
+}
+
+/// A cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None`.
+    None,
 }
 
 /// Active health checks with the semantics of nginx_upstream_check_module:
@@ -324,6 +369,9 @@ pub struct ServerEntry {
     /// Most concurrent requests to this server; 0 = no limit.
     #[serde(default)]
     pub max_conns: u32,
+    /// The sticky cookie value naming this server (default: MD5 of `ip:port`).
+    #[serde(default)]
+    pub route: Option<String>,
 }
 
 fn one() -> u32 {

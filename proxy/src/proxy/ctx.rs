@@ -46,6 +46,8 @@ pub struct RequestCtx {
     pub tunnel: Option<TunnelGuard>,
     /// The expanded hash key (hash methods only).
     pub hash_key: String,
+    /// The client must be (re)pinned: send a sticky Set-Cookie with the response.
+    pub sticky_new: bool,
 }
 
 impl RequestCtx {
@@ -66,6 +68,7 @@ impl RequestCtx {
             try_start: None,
             tunnel: None,
             hash_key: String::new(),
+            sticky_new: false,
         }
     }
 }

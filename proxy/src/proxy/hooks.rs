@@ -146,16 +146,32 @@ impl ProxyHttp for EdgeProxy {
                 key.expand_into(&vars, &mut ctx.hash_key);
             }
         }
-        let input = PickInput {
-            client: client_ip(session),
-            key: &ctx.hash_key,
+        let sticky = upstream.sticky.as_ref();
+        let pinned = match sticky {
+            Some(st) if ctx.tries == 0 => {
+                let cookies = session.req_header().headers.get_all(http::header::COOKIE);
+                st.lookup(cookies.iter().filter_map(|v| v.to_str().ok()))
+                    .and_then(|pick| upstream.pick_exact(pick, &mut ctx.tried))
+            }
+            _ => None,
         };
-        let Some(lease) = upstream.pick(&input, &mut ctx.tried) else {
-            ctx.no_live_server = true;
-            return Err(Error::explain(
-                ErrorType::ConnectNoRoute,
-                format!("no live server in upstream {}", upstream.name),
-            ));
+        let lease = match pinned {
+            Some(lease) => lease,
+            None => {
+                ctx.sticky_new = sticky.is_some();
+                let input = PickInput {
+                    client: client_ip(session),
+                    key: &ctx.hash_key,
+                };
+                let Some(lease) = upstream.pick(&input, &mut ctx.tried) else {
+                    ctx.no_live_server = true;
+                    return Err(Error::explain(
+                        ErrorType::ConnectNoRoute,
+                        format!("no live server in upstream {}", upstream.name),
+                    ));
+                };
+                lease
+            }
         };
         ctx.tries += 1;
         ctx.last_pick = Some(lease.pick);
@@ -262,6 +278,27 @@ impl ProxyHttp for EdgeProxy {
         ctx.upstream_status = Some(status);
         if status == 101 && ctx.upgrade {
             ctx.tunnel = Some(TunnelGuard::open());
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if !ctx.sticky_new {
+            return Ok(());
+        }
+        let upstream = ctx.route.as_deref().and_then(proxied).map(|(u, _)| u);
+        if let (Some(u), Some(pick)) = (upstream, ctx.last_pick) {
+            if let Some(st) = &u.sticky {
+                resp.append_header(
+                    http::header::SET_COOKIE,
+                    st.set_cookie(&u.server(pick).cookie),
+                )?;
+            }
         }
         Ok(())
     }

@@ -5,12 +5,11 @@ use super::{
     Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, UpstreamParts, VirtualServer,
 };
 use crate::admin::metrics;
-use crate::balance::{self, Pool, ServerConf};
-use crate::config::{
-    Balance, ConfigError, ConfigErrors, HealthCheck, Loaded, Location, ServerEntry,
-};
+use crate::balance::{self, Pick, Pool, ServerConf, TierKind};
+use crate::config::{self, Balance, ConfigError, ConfigErrors, Loaded, Location, ServerEntry};
 use crate::health::{CheckPlan, Probe};
 use crate::routing::{LocationPattern, LocationTable, NamePattern, NameTable};
+use crate::sticky::{cookie_value, Sticky};
 use crate::vars::Template;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -37,10 +36,7 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
         let entries: Vec<&ServerEntry> = up.servers.iter().collect();
         match resolve_servers(name, &entries, at) {
             Ok(tiers) => {
-                let keep = (up.keepalive > 0, up.keepalive_timeout.0);
-                let check = up.health_check.as_ref();
-                let u = assemble(name, &up.balance, tiers, keep, check);
-                upstreams.insert(name.clone(), Arc::new(u));
+                upstreams.insert(name.clone(), Arc::new(assemble(name, Some(up), tiers)));
             }
             Err(e) => errs.extend(e),
         }
@@ -139,6 +135,7 @@ fn resolve_servers(
                 name: e.address.clone(),
                 addr,
                 codes: metrics().codes(upstream, &e.address),
+                cookie: cookie_value(addr, e.route.as_deref()),
             };
             if e.backup { &mut backup } else { &mut primary }.push((conf, server));
         }
@@ -150,31 +147,45 @@ fn resolve_servers(
     }
 }
 
-fn assemble(
-    name: &str,
-    balance: &Balance,
-    (primary, backup): Tiers,
-    keep: (bool, Duration),
-    check: Option<&HealthCheck>,
-) -> Upstream {
+/// One upstream from its resolved servers; `conf` is `None` for the implicit
+/// upstream of `proxy_pass http://host:port` (round robin, keep-alive, no checks).
+fn assemble(name: &str, conf: Option<&config::Upstream>, (primary, backup): Tiers) -> Upstream {
+    let balance = conf
+        .map(|c| c.balance.clone())
+        .unwrap_or(Balance::RoundRobin);
+    let check = conf.and_then(|c| c.health_check.as_ref());
     let (pconf, pservers): (Vec<_>, Vec<_>) = primary.into_iter().unzip();
     let (bconf, bservers): (Vec<_>, Vec<_>) = backup.into_iter().unzip();
     let pool = Pool::with_checks(pconf, bconf, check.is_some_and(|c| c.default_down));
-    let balancer = balance::build(balance, &pool);
-    let check = check.map(|c| CheckPlan {
-        probe: Probe::new(c),
-        interval: c.interval.0,
-        rise: c.rise,
-        fall: c.fall,
+    let balancer = balance::build(&balance, &pool);
+    let sticky = conf.and_then(|c| c.sticky.as_ref()).map(|s| {
+        let values = pservers.iter().enumerate().map(|(index, server)| {
+            (
+                server.cookie.clone(),
+                Pick {
+                    tier: TierKind::Primary,
+                    index,
+                },
+            )
+        });
+        Sticky::new(s, values)
     });
     Upstream::new(UpstreamParts {
         name: name.to_string(),
-        balance: balance.clone(),
+        balance,
         primary: pservers,
         backup: bservers,
-        keepalive: keep.0,
-        keepalive_timeout: keep.1,
-        check,
+        keepalive: conf.is_none_or(|c| c.keepalive > 0),
+        keepalive_timeout: conf
+            .map(|c| c.keepalive_timeout.0)
+            .unwrap_or(Duration::from_secs(60)),
+        check: check.map(|c| CheckPlan {
+            probe: Probe::new(c),
+            interval: c.interval.0,
+            rise: c.rise,
+            fall: c.fall,
+        }),
+        sticky,
         pool,
         balancer,
     })
@@ -200,17 +211,11 @@ fn route(
                         backup: false,
                         down: false,
                         max_conns: 0,
+                        route: None,
                     };
                     let tiers = resolve_servers(&pp.authority, &[&entry], at)
                         .map_err(|mut e| e.remove(0))?;
-                    let keep = (true, Duration::from_secs(60));
-                    let u = Arc::new(assemble(
-                        &pp.authority,
-                        &Balance::RoundRobin,
-                        tiers,
-                        keep,
-                        None,
-                    ));
+                    let u = Arc::new(assemble(&pp.authority, None, tiers));
                     upstreams.insert(pp.authority.clone(), u.clone());
                     u
                 }

@@ -6,6 +6,7 @@ use crate::admin::{metrics, CodeCounters};
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
 use crate::health::{release, CheckPlan, Outcome};
+use crate::sticky::Sticky;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::warn;
@@ -19,6 +20,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// `openclaw_edge_requests_total` for this server.
     pub codes: CodeCounters,
+    /// The sticky cookie value naming this server.
+    pub cookie: String,
 }
 
 /// An upstream group.
@@ -42,6 +45,8 @@ pub struct Upstream {
     pub duration: prometheus::Histogram,
     /// Active health checks, if configured.
     pub check: Option<CheckPlan>,
+    /// Sticky cookie, if configured.
+    pub sticky: Option<Sticky>,
     pool: Mutex<Pool>,
     balancer: Box<dyn Balancer>,
 }
@@ -62,6 +67,8 @@ pub struct UpstreamParts {
     pub keepalive_timeout: std::time::Duration,
     /// See [`Upstream::check`].
     pub check: Option<CheckPlan>,
+    /// See [`Upstream::sticky`].
+    pub sticky: Option<Sticky>,
     /// Server state, tiers parallel to `primary` and `backup`.
     pub pool: Pool,
     /// The balancing method over `pool`.
@@ -82,6 +89,7 @@ impl Upstream {
             keepalive: p.keepalive,
             keepalive_timeout: p.keepalive_timeout,
             check: p.check,
+            sticky: p.sticky,
             pool: Mutex::new(p.pool),
             balancer: p.balancer,
         }
@@ -103,6 +111,25 @@ impl Upstream {
     /// The shared state, for status pages. Hold it briefly.
     pub fn pool(&self) -> MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the primary server a sticky cookie names, if it may take a
+    /// request now and this request has not tried it.
+    pub fn pick_exact(self: &Arc<Self>, pick: Pick, tried: &mut Tried) -> Option<Lease> {
+        if pick.tier != TierKind::Primary || tried.on_backup || tried.has(pick.index) {
+            return None;
+        }
+        let now = now_ms();
+        let mut pool = self.pool();
+        if !pool.primary.usable(pick.index, now) {
+            return None;
+        }
+        pool.primary.take(pick.index, tried, now);
+        Some(Lease {
+            upstream: self.clone(),
+            pick,
+            outcome: Outcome::Answered,
+        })
     }
 
     /// Chooses a server for one try of a request; the lease gives it back.
