@@ -13,6 +13,7 @@ pub mod config;
 pub mod health;
 pub mod logging;
 pub mod proxy;
+pub mod reload;
 pub mod routing;
 pub mod runtime;
 pub mod server;

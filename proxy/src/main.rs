@@ -17,7 +17,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     after_help = "Examples:\n  \
         openclaw-edge -t -c conf/edge.yaml     check a config, like `nginx -t`\n  \
         openclaw-edge -c conf/edge.yaml        run in the foreground\n  \
-        openclaw-edge -c edge.yaml --log-format json\n\n\
+        openclaw-edge -c edge.yaml --log-format json\n  \
+        openclaw-edge -s reload -c edge.yaml   reload (SIGHUP); quit = graceful stop, stop = fast\n  \
+        openclaw-edge -d -c edge.yaml          run in the background\n\n\
         The admin listener (default 127.0.0.1:9901) serves /metrics, /status and /api/status."
 )]
 struct Cli {
@@ -32,6 +34,15 @@ struct Cli {
     /// Check the config (syntax, names, addresses) and exit: 0 if OK, 1 with every error.
     #[arg(short = 't', long = "test")]
     test: bool,
+    /// Signal the running edge (pid from the config's pid_file): reload, quit (graceful), stop (fast).
+    #[arg(short = 's', long = "signal", value_name = "SIGNAL", value_parser = ["reload", "quit", "stop"])]
+    signal: Option<String>,
+    /// Run in the background (pid in the config's pid_file).
+    #[arg(short = 'd', long = "daemon")]
+    daemon: bool,
+    /// Take the listening sockets over from a running edge that was sent SIGQUIT.
+    #[arg(long = "upgrade")]
+    upgrade: bool,
     /// Format of the error and access logs.
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -60,12 +71,28 @@ fn main() -> ExitCode {
         println!("configuration OK: {}", cli.config);
         return ExitCode::SUCCESS;
     }
-    if let Err(errors) = server::check_binds(&loaded, &rt) {
-        return fail(errors);
+    if let Some(signal) = &cli.signal {
+        return match server::send_signal(&loaded, signal) {
+            Ok(pid) => {
+                println!("sent {signal} to openclaw-edge pid {pid}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("openclaw-edge: {e}")),
+        };
+    }
+    if !cli.upgrade {
+        // An upgrade inherits the sockets; binding them here would fail.
+        if let Err(errors) = server::check_binds(&loaded, &rt) {
+            return fail(errors);
+        }
     }
     let _guard = match logging::init(cli.log_format, &loaded.config.access_log) {
         Ok(g) => g,
         Err(e) => return fail(format!("{}: access_log: cannot open: {e}", cli.config)),
     };
-    server::run(loaded, rt)
+    let mode = server::StartMode {
+        daemon: cli.daemon,
+        upgrade: cli.upgrade,
+    };
+    server::run(&cli.config, loaded, rt, mode)
 }

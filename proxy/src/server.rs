@@ -5,13 +5,47 @@ use crate::admin::AdminApp;
 use crate::config::{ConfigErrors, Loaded};
 use crate::health::HealthChecker;
 use crate::proxy::EdgeProxy;
+use crate::reload::Reloader;
 use crate::runtime::{self, Runtime};
 use arc_swap::ArcSwap;
+use pingora_core::server::configuration::Opt;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+
+/// Sends `signal` to the edge whose pid is in the config's pid file
+/// (nginx's `-s`): `reload` (HUP), `quit` (TERM, graceful), `stop` (INT).
+pub fn send_signal(loaded: &Loaded, signal: &str) -> Result<i32, String> {
+    let sig = match signal {
+        "reload" => libc::SIGHUP,
+        "quit" => libc::SIGTERM,
+        "stop" => libc::SIGINT,
+        other => {
+            return Err(format!(
+                "unknown signal `{other}`: use reload, quit or stop"
+            ))
+        }
+    };
+    let path = &loaded.config.pid_file;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("cannot read pid file {path}: {e}; is the edge running with this config?")
+    })?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("pid file {path} holds `{}`, not a pid", text.trim()))?;
+    // SAFETY: kill(2) with a pid read from our pid file; no memory is involved.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!(
+            "cannot signal pid {pid} (from {path}): {e}; the pid file may be stale"
+        ));
+    }
+    Ok(pid)
+}
 
 /// Loads, validates and builds a config file: everything `-t` checks.
 pub fn check(path: &str) -> Result<(Loaded, Runtime), ConfigErrors> {
@@ -52,8 +86,19 @@ pub fn check_binds(loaded: &Loaded, rt: &Runtime) -> Result<(), ConfigErrors> {
     }
 }
 
-/// Runs the edge until it is told to stop; never returns.
-pub fn run(loaded: Loaded, rt: Runtime) -> ! {
+/// How the process starts, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartMode {
+    /// Detach into the background (`-d`).
+    pub daemon: bool,
+    /// Take the listening sockets from a running edge (`--upgrade`).
+    pub upgrade: bool,
+}
+
+/// Runs the edge until it is told to stop; never returns. Signals: HUP
+/// reloads `config`, TERM drains and stops, INT stops at once, QUIT hands
+/// the listeners to a new binary started with `--upgrade`.
+pub fn run(config: &str, loaded: Loaded, rt: Runtime, mode: StartMode) -> ! {
     let c = &loaded.config;
     let conf = ServerConf {
         threads: c.threads,
@@ -61,12 +106,29 @@ pub fn run(loaded: Loaded, rt: Runtime) -> ! {
         upstream_keepalive_pool_size: c.upstream_keepalive_pool_size,
         // Tries are bounded per request by next_upstream; Pingora's cap must not cut them short.
         max_retries: 1024,
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(10),
+        grace_period_seconds: Some(c.grace_period.0.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(c.graceful_shutdown_timeout.0.as_secs()),
+        pid_file: c.pid_file.clone(),
+        upgrade_sock: c.upgrade_sock.clone(),
+        daemon: mode.daemon,
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade: mode.upgrade,
+        daemon: mode.daemon,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
+    if !mode.daemon {
+        // Pingora writes the pid file only when it daemonizes; `-s` needs it always.
+        if let Err(e) = std::fs::write(&c.pid_file, format!("{}\n", std::process::id())) {
+            tracing::warn!(
+                "cannot write pid file {}: {e}; `-s` will not find this edge",
+                c.pid_file
+            );
+        }
+    }
     let shared = Arc::new(ArcSwap::from_pointee(rt));
     let listeners: Vec<SocketAddr> = shared.load().listeners.iter().map(|l| l.addr).collect();
     for (i, addr) in listeners.into_iter().enumerate() {
@@ -82,14 +144,18 @@ pub fn run(loaded: Loaded, rt: Runtime) -> ! {
         svc.add_tcp(&addr.to_string());
         server.add_service(svc);
     }
+    let reloaded = Arc::new(tokio::sync::Notify::new());
+    let reloader = Reloader {
+        config: config.to_string(),
+        runtime: shared.clone(),
+        reloaded: reloaded.clone(),
+    };
+    server.add_service(background_service("reload", reloader));
     let checker = HealthChecker {
         runtime: shared.clone(),
-        reloaded: Arc::new(tokio::sync::Notify::new()),
+        reloaded,
     };
-    server.add_service(pingora_core::services::background::background_service(
-        "health checks",
-        checker,
-    ));
+    server.add_service(background_service("health checks", checker));
     if let Some(addr) = c.admin.listen.0 {
         let app = AdminApp {
             runtime: shared.clone(),

@@ -22,6 +22,7 @@ pub struct Metrics {
     /// WebSocket tunnels open now.
     pub tunnels: IntGauge,
     checks: IntCounterVec,
+    reloads: IntCounterVec,
 }
 
 /// The process-wide metrics (reloads keep counting into the same series).
@@ -79,6 +80,14 @@ impl Metrics {
             &["upstream", "server", "result"],
         )
         .expect("valid metric");
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "openclaw_edge_config_reloads_total",
+                "Configuration reloads, by result (ok, error).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
@@ -86,6 +95,7 @@ impl Metrics {
             Box::new(inflight.clone()),
             Box::new(tunnels.clone()),
             Box::new(checks.clone()),
+            Box::new(reloads.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -97,6 +107,7 @@ impl Metrics {
             inflight,
             tunnels,
             checks,
+            reloads,
         }
     }
 
@@ -113,6 +124,11 @@ impl Metrics {
     pub fn checks(&self, upstream: &str, server: &str, alive: bool) -> IntCounter {
         self.checks
             .with_label_values(&[upstream, server, if alive { "alive" } else { "dead" }])
+    }
+
+    /// `openclaw_edge_config_reloads_total` for `result` (`ok` or `error`).
+    pub fn reloads(&self, result: &str) -> IntCounter {
+        self.reloads.with_label_values(&[result])
     }
 
     /// The duration histogram of `upstream` ("" for answers the edge gives itself).

@@ -52,6 +52,9 @@ impl AdminApp {
     fn render_metrics(&self) -> Vec<u8> {
         let m = metrics();
         let rt = self.runtime.load();
+        // Servers removed by a reload must not linger with their last value.
+        m.server_up.reset();
+        m.inflight.reset();
         for u in snapshot(&rt) {
             for s in u.servers {
                 m.server_up

@@ -74,7 +74,7 @@ pub fn snapshot(rt: &Runtime) -> Vec<UpstreamStatus> {
                         backup: kind == TierKind::Backup,
                         weight: c.weight,
                         effective_weight: st.effective_weight,
-                        inflight: st.conns,
+                        inflight: st.conns(),
                         fails: st.fails,
                         max_fails: c.max_fails,
                         fail_timeout_ms: c.fail_timeout,

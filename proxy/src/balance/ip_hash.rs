@@ -82,7 +82,7 @@ mod tests {
         let pick = IpHash
             .pick(p, &input, &mut Tried::default(), 1 << 41)
             .unwrap();
-        p.primary.state[pick.index].conns -= 1;
+        p.primary.state[pick.index].drop_conn();
         pick.index
     }
 

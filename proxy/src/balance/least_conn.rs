@@ -49,8 +49,8 @@ fn least_in(tier: &mut Tier, tried: &mut Tried, now: u64) -> Option<usize> {
         match best {
             None => best = Some(i),
             Some(b) => {
-                let (ci, wi) = (tier.state[i].conns as i64, tier.conf[i].weight);
-                let (cb, wb) = (tier.state[b].conns as i64, tier.conf[b].weight);
+                let (ci, wi) = (tier.state[i].conns() as i64, tier.conf[i].weight);
+                let (cb, wb) = (tier.state[b].conns() as i64, tier.conf[b].weight);
                 if ci * wb < cb * wi {
                     best = Some(i);
                     many = false;
@@ -62,9 +62,9 @@ fn least_in(tier: &mut Tier, tried: &mut Tried, now: u64) -> Option<usize> {
     }
     let b = best?;
     let chosen = if many {
-        let (cb, wb) = (tier.state[b].conns as i64, tier.conf[b].weight);
+        let (cb, wb) = (tier.state[b].conns() as i64, tier.conf[b].weight);
         tier.smooth_pick(tried, now, b, |t, i| {
-            t.state[i].conns as i64 * wb == cb * t.conf[i].weight
+            t.state[i].conns() as i64 * wb == cb * t.conf[i].weight
         })
         .unwrap_or(b)
     } else {
@@ -96,7 +96,7 @@ mod tests {
                 .pick(&mut p, &input, &mut Tried::default(), 1 << 41)
                 .unwrap();
         }
-        let conns: Vec<u32> = p.primary.state.iter().map(|s| s.conns).collect();
+        let conns: Vec<u32> = p.primary.state.iter().map(|s| s.conns()).collect();
         assert_eq!(conns, vec![30, 20, 10]);
     }
 
@@ -115,7 +115,7 @@ mod tests {
                 let pick = LeastConn
                     .pick(&mut p, &input, &mut Tried::default(), 1 << 41)
                     .unwrap();
-                p.primary.state[pick.index].conns -= 1;
+                p.primary.state[pick.index].drop_conn();
                 pick.index
             })
             .collect();

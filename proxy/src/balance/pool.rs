@@ -1,7 +1,8 @@
 //! The per-upstream state every method reads and writes: nginx's peer list.
 
 use super::{Pick, TierKind, Tried};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Milliseconds on a monotonic clock. It starts far from zero so that "never"
@@ -56,14 +57,35 @@ pub struct ServerState {
     pub accessed: u64,
     /// When the server was last chosen after its fail window (ms).
     pub checked: u64,
-    /// Requests (and WebSocket tunnels) in flight.
-    pub conns: u32,
+    /// Requests (and WebSocket tunnels) in flight. Shared with the same
+    /// server in the tables before and after a reload, so requests started
+    /// under old tables keep counting (and are released) where they run.
+    pub inflight: Arc<AtomicU32>,
     /// Out because active health checks failed (or have not passed yet).
     pub check_down: bool,
     /// Passed checks in a row.
     pub check_rises: u32,
     /// Failed checks in a row.
     pub check_falls: u32,
+}
+
+impl ServerState {
+    /// Requests and tunnels in flight now.
+    pub fn conns(&self) -> u32 {
+        self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more request in flight.
+    pub fn add_conn(&self) {
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one request as finished.
+    pub fn drop_conn(&self) {
+        let _ = self
+            .inflight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 /// The primary or backup servers of an upstream.
@@ -122,7 +144,7 @@ impl Tier {
     /// Whether server `i` may take a request now: not down, not failed, under max_conns.
     pub fn usable(&self, i: usize, now: u64) -> bool {
         let (c, s) = (&self.conf[i], &self.state[i]);
-        let full = c.max_conns > 0 && s.conns >= c.max_conns;
+        let full = c.max_conns > 0 && s.conns() >= c.max_conns;
         !(c.down || s.check_down || full || self.failed(i, now))
     }
 
@@ -133,7 +155,7 @@ impl Tier {
         if now.saturating_sub(s.checked) > fail_timeout {
             s.checked = now;
         }
-        s.conns += 1;
+        s.add_conn();
         tried.mark(i);
     }
 

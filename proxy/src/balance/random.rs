@@ -38,8 +38,8 @@ impl Balancer for Random {
                 }
                 if let Some(prev) = first {
                     let t = &pool.primary;
-                    let (ci, wi) = (t.state[i].conns as i64, t.conf[i].weight);
-                    let (cp, wp) = (t.state[prev].conns as i64, t.conf[prev].weight);
+                    let (ci, wi) = (t.state[i].conns() as i64, t.conf[i].weight);
+                    let (cp, wp) = (t.state[prev].conns() as i64, t.conf[prev].weight);
                     break if ci * wp > cp * wi { prev } else { i };
                 }
                 first = Some(i);

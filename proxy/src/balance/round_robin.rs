@@ -26,10 +26,10 @@ pub(super) fn rr_pick(pool: &mut Pool, tried: &mut Tried, now: u64) -> Option<Pi
         // A group of one is never marked failed: only `down`, health checks and `max_conns` apply.
         let t = &mut pool.primary;
         let (c, s) = (&t.conf[0], &mut t.state[0]);
-        if c.down || s.check_down || (c.max_conns > 0 && s.conns >= c.max_conns) {
+        if c.down || s.check_down || (c.max_conns > 0 && s.conns() >= c.max_conns) {
             return None;
         }
-        s.conns += 1;
+        s.add_conn();
         tried.mark(0);
         return Some(Pick {
             tier: TierKind::Primary,
@@ -80,7 +80,7 @@ mod tests {
                 let pick = RoundRobin
                     .pick(p, &input, &mut Tried::default(), 1 << 41)
                     .unwrap();
-                p.primary.state[pick.index].conns -= 1;
+                p.primary.state[pick.index].drop_conn();
                 pick.index
             })
             .collect()

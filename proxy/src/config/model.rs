@@ -24,6 +24,18 @@ pub struct Config {
     /// Idle upstream connections kept in the shared pool, across all upstreams.
     #[serde(default = "default_pool")]
     pub upstream_keepalive_pool_size: usize,
+    /// Where the running edge writes its pid (`-s` reads it).
+    #[serde(default = "default_pid_file")]
+    pub pid_file: String,
+    /// Socket over which a new binary takes the listeners (`--upgrade`).
+    #[serde(default = "default_upgrade_sock")]
+    pub upgrade_sock: String,
+    /// After SIGTERM, how long listeners stay open before draining starts.
+    #[serde(default)]
+    pub grace_period: ConfDuration,
+    /// After that, how long in-flight requests get to finish.
+    #[serde(default = "default_shutdown_timeout")]
+    pub graceful_shutdown_timeout: ConfDuration,
     /// Where requests are logged: `stdout` (default), `stderr`, `off`, or a file path.
     #[serde(default)]
     pub access_log: AccessLogTarget,
@@ -37,6 +49,15 @@ pub struct Config {
     pub servers: Vec<VirtualServer>,
 }
 
+fn default_pid_file() -> String {
+    "/tmp/openclaw-edge.pid".to_string()
+}
+fn default_upgrade_sock() -> String {
+    "/tmp/openclaw-edge-upgrade.sock".to_string()
+}
+fn default_shutdown_timeout() -> ConfDuration {
+    ConfDuration::secs(10)
+}
 fn default_threads() -> usize {
     1
 }

@@ -25,7 +25,7 @@ pub fn release(pool: &mut Pool, pick: Pick, outcome: Outcome, now: u64) -> bool 
     let tier = pool.tier_mut(pick.tier);
     let conf = &tier.conf[pick.index];
     let s = &mut tier.state[pick.index];
-    s.conns = s.conns.saturating_sub(1);
+    s.drop_conn();
     if single {
         s.fails = 0;
         return false;
@@ -76,7 +76,7 @@ mod tests {
         let t0 = 1 << 41;
         // Two failures of `a` within the window take it out.
         for _ in 0..2 {
-            pool.primary.state[0].conns += 1;
+            pool.primary.state[0].add_conn();
             release(&mut pool, a, Outcome::Failed, t0);
         }
         for _ in 0..4 {
@@ -92,13 +92,13 @@ mod tests {
                 let p = rr
                     .pick(&mut pool, &input, &mut Tried::default(), t0 + 1500)
                     .unwrap();
-                pool.primary.state[p.index].conns -= 1;
+                pool.primary.state[p.index].drop_conn();
                 p.index
             })
             .collect();
         assert_eq!(picks.iter().filter(|i| **i == 0).count(), 1, "{picks:?}");
         // The trial succeeds: `a` is back for good.
-        pool.primary.state[0].conns += 1;
+        pool.primary.state[0].add_conn();
         release(&mut pool, a, Outcome::Answered, t0 + 1600);
         assert_eq!(pool.primary.state[0].fails, 0);
     }
@@ -111,7 +111,7 @@ mod tests {
             index: 0,
         };
         for _ in 0..5 {
-            pool.primary.state[0].conns += 1;
+            pool.primary.state[0].add_conn();
             assert!(!release(&mut pool, a, Outcome::Failed, 1 << 41));
         }
         assert!(pool.primary.usable(0, 1 << 41));

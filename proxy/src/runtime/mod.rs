@@ -3,9 +3,11 @@
 //! [`Upstream`]'s pool).
 
 mod build;
+mod carry;
 mod upstream;
 
 pub use build::build;
+pub use carry::carry_over;
 pub use upstream::{Lease, Server, Upstream, UpstreamParts};
 
 use crate::config::NextWhen;

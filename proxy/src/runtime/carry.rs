@@ -1,0 +1,42 @@
+//! Reload without forgetting: servers present in both the running and the
+//! new tables keep their failure counts, health-check state, smooth round
+//! robin weights and, shared rather than copied, their in-flight count.
+
+use super::{Runtime, Upstream};
+use crate::balance::TierKind;
+
+/// Moves the state of every server that `old` and `new` have in common
+/// (same upstream name, same tier, same name and address) into `new`.
+pub fn carry_over(old: &Runtime, new: &Runtime) {
+    for n in &new.upstreams {
+        if let Some(o) = old.upstreams.iter().find(|o| o.name == n.name) {
+            carry_upstream(o, n);
+        }
+    }
+}
+
+fn carry_upstream(old: &Upstream, new: &Upstream) {
+    let old_pool = old.pool().clone();
+    let mut new_pool = new.pool();
+    for (kind, old_servers, new_servers) in [
+        (TierKind::Primary, &old.primary, &new.primary),
+        (TierKind::Backup, &old.backup, &new.backup),
+    ] {
+        for (i, s) in new_servers.iter().enumerate() {
+            let same = |o: &&super::Server| o.name == s.name && o.addr == s.addr;
+            if let Some(j) = old_servers.iter().position(|o| same(&o)) {
+                let before = &old_pool.tier(kind).state[j];
+                let after = &mut new_pool.tier_mut(kind).state[i];
+                let keep_check = new.check.is_some() && old.check.is_some();
+                let (check_down, rises, falls) =
+                    (after.check_down, after.check_rises, after.check_falls);
+                *after = before.clone();
+                if !keep_check {
+                    // Checks switched on or off: start as the new config says.
+                    (after.check_down, after.check_rises, after.check_falls) =
+                        (check_down, rises, falls);
+                }
+            }
+        }
+    }
+}
