@@ -17,8 +17,9 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# The shipped binaries, in target/dist/ (see [profile.dist] in Cargo.toml).
 build:
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --profile dist --workspace --bins
 
 run: deps build
 	@scripts/run-stack.sh
@@ -27,12 +28,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-# Unit tests of every crate, then the end-to-end tests against the built binaries.
+# Unit tests of every crate, then the end-to-end tests against the shipped binaries.
 test: deps lint build
-	$(CARGO) test --release --workspace
+	OPENCLAW_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge $(CARGO) test --release --workspace
 
 bench: deps build
-	bash benches/load.sh
+	BENCH_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge bash benches/load.sh
 
 clean:
 	$(CARGO) clean

@@ -5,7 +5,7 @@
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EDGE=target/release/openclaw-edge
+EDGE=target/dist/openclaw-edge
 CONF=conf/edge.yaml
 mkdir -p .run
 "$EDGE" -t -c "$CONF"
@@ -31,7 +31,7 @@ openclaw-edge is running (pid $edge_pid), config $CONF.
 Try:
   curl -i http://127.0.0.1:8080/health       # 502 naming the upstream until gateways run
   curl -s http://127.0.0.1:9901/metrics | grep openclaw_edge_
-  target/release/openclaw-edge -t -c $CONF
+  $EDGE -t -c $CONF
 
 Ctrl-C stops it.
 MSG
