@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::Method;
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, ErrorType, Result};
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use std::sync::Arc;
@@ -30,6 +30,15 @@ fn proxied(route: &Route) -> Option<(&Arc<Upstream>, &Option<String>)> {
         Action::Proxy { upstream, uri } => Some((upstream, uri)),
         Action::Return { .. } => None,
     }
+}
+
+/// The client closed its connection before the response was complete.
+fn client_closed(e: &Error) -> bool {
+    *e.esource() == ErrorSource::Downstream
+        && matches!(
+            e.etype(),
+            ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+        )
 }
 
 /// nginx's non-idempotent methods, never retried unless configured.
@@ -214,8 +223,10 @@ impl ProxyHttp for EdgeProxy {
         ctx: &mut RequestCtx,
         client_reused: bool,
     ) -> Box<Error> {
-        if session.response_written().is_some() || ctx.upstream_status.is_some() {
-            // Response bytes already went out: never retried, and the server answered.
+        let client_gone = *e.esource() == ErrorSource::Downstream;
+        if client_gone || session.response_written().is_some() || ctx.upstream_status.is_some() {
+            // The client went away, or response bytes already went out: never
+            // retried, and nothing the server is to blame for.
             e.set_retry(false);
             return e;
         }
@@ -315,11 +326,18 @@ impl ProxyHttp for EdgeProxy {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0);
+    /// A client that hangs up is not an error of the edge (nginx logs it as
+    /// 499 at info level); it still shows in the access log and metrics.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        client_closed(e)
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = match (session.response_written(), e) {
+            (Some(r), _) => r.status.as_u16(),
+            (None, Some(e)) if client_closed(e) => 499,
+            _ => 0,
+        };
         let route = ctx.route.as_deref();
         match route.and_then(proxied) {
             Some((upstream, _)) => {
