@@ -1,1 +1,38 @@
 //! Shared harness for the end-to-end tests.
+//!
+//! Every test starts real things on loopback: the built `openclaw-edge`
+//! binary, in-process backends, and the real nginx as an oracle. The harness
+//! exists so that each test reads as its scenario, while the parts that make
+//! such tests flaky or leaky (picking ports, waiting for readiness, killing
+//! children, showing their logs on failure) are written once, here.
+//!
+//! | module | purpose |
+//! |---|---|
+//! | [`ports`] | loopback ports for listeners of child processes |
+//! | [`wait`] | polling with a deadline; a time bound for whole tests |
+//! | [`process`] | child processes killed on drop, logs shown on failure |
+//! | [`config`] | upstreams and edge configs, rendered as YAML and as nginx |
+//! | [`edge`] | running the edge: in the foreground, or to its exit (`-t`) |
+//! | [`nginx`] | running the real nginx with the same upstream block |
+//! | [`backend`] | in-process HTTP + WebSocket backends that report what they saw |
+//! | [`client`] | a small HTTP/1.1 client that can pick its source address |
+//! | [`ws`] | a WebSocket client |
+//! | [`metrics`] | reading the edge's Prometheus `/metrics` |
+
+pub mod backend;
+pub mod client;
+pub mod config;
+pub mod edge;
+pub mod metrics;
+pub mod nginx;
+pub mod ports;
+pub mod process;
+pub mod wait;
+pub mod ws;
+
+pub use backend::{Backend, Mode};
+pub use client::{Request, Response};
+pub use config::{EdgeConfig, Server, Upstream};
+pub use edge::Edge;
+pub use nginx::Nginx;
+pub use wait::bounded;
