@@ -2,9 +2,9 @@
 //! h += (crc32([REHASH] KEY) >> 16) & 0x7fff, server by walking weights with
 //! h % total_weight, REHASH counting up from the second try.
 
-use super::ip_hash::by_weight;
+use super::ip_hash::walk_slots;
 use super::round_robin::rr_pick;
-use super::{Balancer, Pick, PickInput, Pool, TierKind, Tried};
+use super::{Balancer, Pick, PickInput, Pool, Tried};
 
 /// Key affinity with nginx's plain hash.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ impl Balancer for Hash {
         if tried.hash_tries > 20 || pool.primary.len() < 2 || input.key.is_empty() {
             return rr_pick(pool, tried, now);
         }
-        let p = loop {
+        walk_slots(pool, tried, now, |tried| {
             let mut h = crc32fast::Hasher::new();
             if tried.rehash > 0 {
                 h.update(tried.rehash.to_string().as_bytes());
@@ -30,19 +30,7 @@ impl Balancer for Hash {
             let acc = tried.hash.unwrap_or(0) + ((h.finalize() >> 16) & 0x7fff) as u64;
             tried.hash = Some(acc);
             tried.rehash += 1;
-            let p = by_weight(pool, (acc % pool.primary.total_weight as u64) as i64);
-            if !tried.has(p) && pool.primary.usable(p, now) {
-                break p;
-            }
-            tried.hash_tries += 1;
-            if tried.hash_tries > 20 {
-                return rr_pick(pool, tried, now);
-            }
-        };
-        pool.primary.take(p, tried, now);
-        Some(Pick {
-            tier: TierKind::Primary,
-            index: p,
+            acc
         })
     }
 }

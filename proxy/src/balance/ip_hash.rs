@@ -24,6 +24,33 @@ fn key_bytes(addr: Option<IpAddr>) -> ([u8; 16], usize) {
     }
 }
 
+/// The loop nginx's `ip_hash` and `hash` share: `next` gives the next hash
+/// value; the primary server owning slot `hash % total_weight` is taken if
+/// usable and not yet tried; after 20 misses, round robin takes over.
+pub(super) fn walk_slots(
+    pool: &mut Pool,
+    tried: &mut Tried,
+    now: u64,
+    mut next: impl FnMut(&mut Tried) -> u64,
+) -> Option<Pick> {
+    let p = loop {
+        let hash = next(tried);
+        let p = by_weight(pool, (hash % pool.primary.total_weight as u64) as i64);
+        if !tried.has(p) && pool.primary.usable(p, now) {
+            break p;
+        }
+        tried.hash_tries += 1;
+        if tried.hash_tries > 20 {
+            return rr_pick(pool, tried, now);
+        }
+    };
+    pool.primary.take(p, tried, now);
+    Some(Pick {
+        tier: TierKind::Primary,
+        index: p,
+    })
+}
+
 /// Walks weights like nginx: the server owning slot `w` of `total_weight`.
 pub(super) fn by_weight(pool: &Pool, mut w: i64) -> usize {
     let mut p = 0;
@@ -46,25 +73,13 @@ impl Balancer for IpHash {
             return rr_pick(pool, tried, now);
         }
         let (bytes, len) = key_bytes(input.client);
-        let mut hash = tried.hash.unwrap_or(89);
-        let p = loop {
+        walk_slots(pool, tried, now, |tried| {
+            let mut hash = tried.hash.unwrap_or(89);
             for b in &bytes[..len] {
                 hash = (hash * 113 + *b as u64) % 6271;
             }
-            let p = by_weight(pool, (hash % pool.primary.total_weight as u64) as i64);
-            if !tried.has(p) && pool.primary.usable(p, now) {
-                break p;
-            }
-            tried.hash_tries += 1;
-            if tried.hash_tries > 20 {
-                return rr_pick(pool, tried, now);
-            }
-        };
-        pool.primary.take(p, tried, now);
-        tried.hash = Some(hash);
-        Some(Pick {
-            tier: TierKind::Primary,
-            index: p,
+            tried.hash = Some(hash);
+            hash
         })
     }
 }

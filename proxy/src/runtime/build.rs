@@ -1,9 +1,7 @@
 //! Config model -> runtime tables: resolves server addresses, indexes names
 //! and locations, builds balancers, and resolves metric label handles.
 
-use super::{
-    Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, UpstreamParts, VirtualServer,
-};
+use super::{Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, VirtualServer};
 use crate::admin::metrics;
 use crate::balance::{self, Pick, Pool, ServerConf, TierKind};
 use crate::config::{self, Balance, ConfigError, ConfigErrors, Loaded, Location, ServerEntry};
@@ -170,7 +168,9 @@ fn assemble(name: &str, conf: Option<&config::Upstream>, (primary, backup): Tier
         });
         Sticky::new(s, values)
     });
-    Upstream::new(UpstreamParts {
+    Upstream {
+        unserved: metrics().codes(name, ""),
+        duration: metrics().duration(name),
         name: name.to_string(),
         balance,
         primary: pservers,
@@ -186,9 +186,9 @@ fn assemble(name: &str, conf: Option<&config::Upstream>, (primary, backup): Tier
             fall: c.fall,
         }),
         sticky,
-        pool,
+        pool: std::sync::Mutex::new(pool),
         balancer,
-    })
+    }
 }
 
 fn route(

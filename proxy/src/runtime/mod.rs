@@ -8,7 +8,7 @@ mod upstream;
 
 pub use build::build;
 pub use carry::carry_over;
-pub use upstream::{Lease, Server, Upstream, UpstreamParts};
+pub use upstream::{Lease, Server, Upstream};
 
 use crate::config::NextWhen;
 use crate::routing::{LocationTable, NameTable};

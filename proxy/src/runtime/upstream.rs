@@ -2,7 +2,7 @@
 //! the balancing method. A [`Lease`] is one request's hold on a server; it
 //! gives the server back (counting success or failure) when dropped.
 
-use crate::admin::{metrics, CodeCounters};
+use crate::admin::CodeCounters;
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
 use crate::health::{release, CheckPlan, Outcome};
@@ -47,54 +47,13 @@ pub struct Upstream {
     pub check: Option<CheckPlan>,
     /// Sticky cookie, if configured.
     pub sticky: Option<Sticky>,
-    pool: Mutex<Pool>,
-    balancer: Box<dyn Balancer>,
-}
-
-/// Everything an [`Upstream`] is made of, as the table builder assembles it.
-pub struct UpstreamParts {
-    /// See [`Upstream::name`].
-    pub name: String,
-    /// See [`Upstream::balance`].
-    pub balance: Balance,
-    /// See [`Upstream::primary`].
-    pub primary: Vec<Server>,
-    /// See [`Upstream::backup`].
-    pub backup: Vec<Server>,
-    /// See [`Upstream::keepalive`].
-    pub keepalive: bool,
-    /// See [`Upstream::keepalive_timeout`].
-    pub keepalive_timeout: std::time::Duration,
-    /// See [`Upstream::check`].
-    pub check: Option<CheckPlan>,
-    /// See [`Upstream::sticky`].
-    pub sticky: Option<Sticky>,
-    /// Server state, tiers parallel to `primary` and `backup`.
-    pub pool: Pool,
+    /// Server state under one lock (built by the table builder).
+    pub(super) pool: Mutex<Pool>,
     /// The balancing method over `pool`.
-    pub balancer: Box<dyn Balancer>,
+    pub(super) balancer: Box<dyn Balancer>,
 }
 
 impl Upstream {
-    /// Assembles an upstream and resolves its metric handles.
-    pub fn new(p: UpstreamParts) -> Self {
-        let m = metrics();
-        Upstream {
-            unserved: m.codes(&p.name, ""),
-            duration: m.duration(&p.name),
-            name: p.name,
-            balance: p.balance,
-            primary: p.primary,
-            backup: p.backup,
-            keepalive: p.keepalive,
-            keepalive_timeout: p.keepalive_timeout,
-            check: p.check,
-            sticky: p.sticky,
-            pool: Mutex::new(p.pool),
-            balancer: p.balancer,
-        }
-    }
-
     /// The server a pick refers to.
     pub fn server(&self, pick: Pick) -> &Server {
         match pick.tier {
