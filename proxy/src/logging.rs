@@ -4,6 +4,7 @@
 //! records are captured too.
 
 use crate::config::AccessLogTarget;
+use std::sync::Mutex;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
 use tracing_subscriber::prelude::*;
@@ -17,9 +18,15 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the subscriber. Keep the returned guard alive: dropping it flushes
-/// and stops the access-log writer.
-pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<Option<WorkerGuard>> {
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
+/// Writes out access-log lines still queued; call before the process exits.
+pub fn flush() {
+    drop(GUARD.lock().unwrap_or_else(|e| e.into_inner()).take());
+}
+
+/// Installs the subscriber; the access-log writer lives until [`flush`].
+pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<()> {
     crate::access_log::configure(*access != AccessLogTarget::Off, format == LogFormat::Json);
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let errors = filter_fn(|m| m.target() != "access");
@@ -78,5 +85,6 @@ pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<Opti
         .with(error_layer)
         .with(access_layer)
         .init();
-    Ok(guard)
+    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = guard;
+    Ok(())
 }

@@ -86,10 +86,9 @@ fn main() -> ExitCode {
             return fail(errors);
         }
     }
-    let _guard = match logging::init(cli.log_format, &loaded.config.access_log) {
-        Ok(g) => g,
-        Err(e) => return fail(format!("{}: access_log: cannot open: {e}", cli.config)),
-    };
+    if let Err(e) = logging::init(cli.log_format, &loaded.config.access_log) {
+        return fail(format!("{}: access_log: cannot open: {e}", cli.config));
+    }
     let mode = server::StartMode {
         daemon: cli.daemon,
         upgrade: cli.upgrade,

@@ -3,6 +3,7 @@
 
 use crate::admin::AdminApp;
 use crate::config::{ConfigErrors, Loaded};
+use crate::drain::Drain;
 use crate::health::HealthChecker;
 use crate::proxy::EdgeProxy;
 use crate::reload::Reloader;
@@ -156,6 +157,10 @@ pub fn run(config: &str, loaded: Loaded, rt: Runtime, mode: StartMode) -> ! {
         reloaded,
     };
     server.add_service(background_service("health checks", checker));
+    let drain = Drain {
+        grace: c.grace_period.0,
+    };
+    server.add_service(background_service("drain", drain));
     if let Some(addr) = c.admin.listen.0 {
         let app = AdminApp {
             runtime: shared.clone(),

@@ -30,10 +30,12 @@ pub struct Config {
     /// Socket over which a new binary takes the listeners (`--upgrade`).
     #[serde(default = "default_upgrade_sock")]
     pub upgrade_sock: String,
-    /// After SIGTERM, how long listeners stay open before draining starts.
-    #[serde(default)]
+    /// After SIGTERM (or SIGQUIT for an upgrade) the listeners close and
+    /// requests in flight get this long to finish; the edge exits as soon
+    /// as none is left.
+    #[serde(default = "default_grace_period")]
     pub grace_period: ConfDuration,
-    /// After that, how long in-flight requests get to finish.
+    /// Then, how long the runtimes get to wind down.
     #[serde(default = "default_shutdown_timeout")]
     pub graceful_shutdown_timeout: ConfDuration,
     /// Where requests are logged: `stdout` (default), `stderr`, `off`, or a file path.
@@ -55,8 +57,11 @@ fn default_pid_file() -> String {
 fn default_upgrade_sock() -> String {
     "/tmp/openclaw-edge-upgrade.sock".to_string()
 }
-fn default_shutdown_timeout() -> ConfDuration {
+fn default_grace_period() -> ConfDuration {
     ConfDuration::secs(10)
+}
+fn default_shutdown_timeout() -> ConfDuration {
+    ConfDuration::secs(1)
 }
 fn default_threads() -> usize {
     1

@@ -4,8 +4,17 @@
 use crate::admin::metrics;
 use crate::balance::{Pick, Tried};
 use crate::runtime::{Lease, Route, Runtime};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Requests (and WebSocket tunnels) under way in this process; a graceful
+/// stop waits for this to reach zero.
+pub fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Relaxed)
+}
 
 /// What kind of failure ended the last try (for 502 vs 504 and retry rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +62,7 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// A fresh context.
     pub fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         RequestCtx {
             start: Instant::now(),
             runtime: None,
@@ -70,6 +80,12 @@ impl RequestCtx {
             hash_key: String::new(),
             sticky_new: false,
         }
+    }
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -11,5 +11,5 @@ mod errors;
 mod hooks;
 mod vars;
 
-pub use ctx::RequestCtx;
+pub use ctx::{in_flight, RequestCtx};
 pub use hooks::EdgeProxy;
