@@ -36,3 +36,4 @@ pub use config::{EdgeConfig, Server, Upstream};
 pub use edge::Edge;
 pub use nginx::Nginx;
 pub use wait::bounded;
+pub mod lifecycle;
