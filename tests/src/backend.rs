@@ -10,6 +10,9 @@
 //!   them in flight (for least_conn);
 //! - upgrades `/ws` to a WebSocket that first says `hello NAME`, then echoes
 //!   every message (for tunnels);
+//! - answers `/health` with a status the test sets ([`Backend::set_health`],
+//!   200 at start), counting those checks apart from other requests (for
+//!   active health checks);
 //! - counts requests and records when each TCP connection was accepted;
 //! - can be stopped (listener closed, connections dropped) and restarted
 //!   on the same port, or switched to [`Mode::Drop`], where it accepts and
@@ -18,6 +21,7 @@
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
@@ -25,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::{TcpListener, TcpSocket};
@@ -48,6 +52,10 @@ struct Shared {
     requests: AtomicUsize,
     inflight: AtomicUsize,
     websockets: AtomicUsize,
+    /// `/health` requests answered.
+    checks: AtomicUsize,
+    /// The status `/health` answers.
+    health_status: AtomicU16,
     accepts: Mutex<Vec<Instant>>,
     dropping: AtomicBool,
     /// Bumped to let every held request answer.
@@ -96,6 +104,8 @@ impl Backend {
             requests: AtomicUsize::new(0),
             inflight: AtomicUsize::new(0),
             websockets: AtomicUsize::new(0),
+            checks: AtomicUsize::new(0),
+            health_status: AtomicU16::new(200),
             accepts: Mutex::new(Vec::new()),
             dropping: AtomicBool::new(false),
             release: watch::Sender::new(0),
@@ -130,7 +140,8 @@ impl Backend {
         self.addr
     }
 
-    /// Requests (WebSocket upgrades included) it has answered or is holding.
+    /// Requests (WebSocket upgrades included, `/health` checks not) it has
+    /// answered or is holding.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
     }
@@ -152,6 +163,16 @@ impl Backend {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// `/health` requests answered so far.
+    pub fn checks(&self) -> usize {
+        self.shared.checks.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/health` answer `status` from now on.
+    pub fn set_health(&self, status: u16) {
+        self.shared.health_status.store(status, Ordering::SeqCst);
     }
 
     /// Lets every request held on `/hold` now answer.
@@ -210,6 +231,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let app = Router::new()
         .route("/hold", any(hold))
         .route("/ws", any(websocket))
+        .route("/health", any(health))
         .fallback(report)
         .with_state(shared.clone());
     let mut connections = JoinSet::new();
@@ -261,6 +283,13 @@ async fn report(State(shared): State<Arc<Shared>>, req: Request) -> Json<Value> 
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let _inflight = Gauge::enter(&shared, |s| &s.inflight);
     describe(&shared, &req)
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    shared.checks.fetch_add(1, Ordering::SeqCst);
+    let code = StatusCode::from_u16(shared.health_status.load(Ordering::SeqCst))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, "health\n").into_response()
 }
 
 async fn hold(State(shared): State<Arc<Shared>>, req: Request) -> Json<Value> {

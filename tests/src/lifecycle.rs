@@ -8,7 +8,6 @@
 //! | [`EdgeFiles`] | a temp dir with `edge.yaml`, the pid file and the upgrade socket; admin queries |
 //! | [`upstream`], [`server`], [`health_check`] | YAML fragments |
 //! | [`signal`] | `kill(2)` on a pid |
-//! | [`HealthBackend`] | a backend whose `/health` answer can be switched to 503 |
 //! | [`Silent`] | a listener that accepts TCP and never answers |
 //! | [`Load`] | a bounded, steady HTTP load that counts failures |
 
@@ -18,17 +17,11 @@ use crate::metrics::Metrics;
 use crate::ports::free_addr;
 use crate::process::ChildProcess;
 use crate::wait::{accepts, until};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -299,120 +292,6 @@ pub fn md5_hex(text: &str) -> String {
         .next()
         .expect("md5sum prints a digest")
         .to_string()
-}
-
-/// State of a [`HealthBackend`].
-#[derive(Debug)]
-struct HealthShared {
-    name: String,
-    health_status: AtomicU16,
-    requests: AtomicUsize,
-    checks: AtomicUsize,
-}
-
-/// A backend whose `/health` answers a status the test sets (200 or 503),
-/// while every other path answers 200 with `{"name": NAME}` and `/ws` is an
-/// echoing WebSocket that first says `hello NAME`. Health checks and other
-/// requests are counted apart.
-#[derive(Debug)]
-pub struct HealthBackend {
-    shared: Arc<HealthShared>,
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl HealthBackend {
-    /// Starts on a new port of 127.0.0.1, healthy.
-    pub async fn start(name: &str) -> HealthBackend {
-        let shared = Arc::new(HealthShared {
-            name: name.to_string(),
-            health_status: AtomicU16::new(200),
-            requests: AtomicUsize::new(0),
-            checks: AtomicUsize::new(0),
-        });
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let app = Router::new()
-            .route("/health", any(health))
-            .route("/ws", any(ws))
-            .fallback(hello)
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        HealthBackend { shared, addr, task }
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Makes `/health` answer `status` from now on.
-    pub fn set_health(&self, status: u16) {
-        self.shared.health_status.store(status, Ordering::SeqCst);
-    }
-
-    /// Requests other than `/health` so far.
-    pub fn requests(&self) -> usize {
-        self.shared.requests.load(Ordering::SeqCst)
-    }
-
-    /// `/health` requests so far.
-    pub fn checks(&self) -> usize {
-        self.shared.checks.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for HealthBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn health(State(s): State<Arc<HealthShared>>) -> Response {
-    s.checks.fetch_add(1, Ordering::SeqCst);
-    let code = StatusCode::from_u16(s.health_status.load(Ordering::SeqCst))
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, "health\n").into_response()
-}
-
-async fn hello(State(s): State<Arc<HealthShared>>) -> Json<Value> {
-    s.requests.fetch_add(1, Ordering::SeqCst);
-    Json(json!({ "name": s.name }))
-}
-
-async fn ws(State(s): State<Arc<HealthShared>>, upgrade: WebSocketUpgrade) -> Response {
-    s.requests.fetch_add(1, Ordering::SeqCst);
-    upgrade
-        .on_upgrade(move |socket| echo(s, socket))
-        .into_response()
-}
-
-async fn echo(s: Arc<HealthShared>, mut socket: WebSocket) {
-    if socket
-        .send(Message::Text(format!("hello {}", s.name).into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    while let Some(Ok(msg)) = socket.recv().await {
-        let reply = match msg {
-            Message::Text(t) => Message::Text(t),
-            Message::Binary(b) => Message::Binary(b),
-            Message::Close(_) => return,
-            _ => continue,
-        };
-        if socket.send(reply).await.is_err() {
-            return;
-        }
-    }
 }
 
 /// A listener that accepts TCP connections and holds them without reading

@@ -4,11 +4,9 @@
 //! before its first `rise` passes, at start and when a reload adds it; a
 //! server that accepts TCP but never answers is taken out by `timeout`.
 
-use openclaw_e2e::lifecycle::{
-    health_check, server, upstream, EdgeFiles, HealthBackend, Load, Silent,
-};
+use openclaw_e2e::lifecycle::{health_check, server, upstream, EdgeFiles, Load, Silent};
 use openclaw_e2e::wait::{until, until_some};
-use openclaw_e2e::{bounded, Request};
+use openclaw_e2e::{bounded, Backend, Request};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,7 +22,7 @@ const EARLY: Duration = Duration::from_millis(60);
 /// How often `/api/status` is polled when a transition is timed.
 const POLL: Duration = Duration::from_millis(10);
 
-fn addrs(backends: &[&HealthBackend]) -> Vec<String> {
+fn addrs(backends: &[&Backend]) -> Vec<String> {
     backends.iter().map(|b| server(b.addr(), "")).collect()
 }
 
@@ -66,9 +64,9 @@ async fn backends_seen(target: SocketAddr, n: usize) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_health_url_takes_a_server_out_within_fall_and_back_within_rise() {
     bounded(Duration::from_secs(60), async {
-        let a = HealthBackend::start("a").await;
-        let b = HealthBackend::start("b").await;
-        let c = HealthBackend::start("c").await;
+        let a = Backend::start("a").await;
+        let b = Backend::start("b").await;
+        let c = Backend::start("c").await;
         let files = EdgeFiles::new();
         let check = health_check(INTERVAL, RISE, FALL, TIMEOUT, true);
         files.write(&files.yaml(
@@ -138,10 +136,10 @@ async fn default_down_server_gets_no_traffic_before_its_first_rise() {
     const INTERVAL: Duration = Duration::from_millis(700);
     const RISE: u32 = 3;
     bounded(Duration::from_secs(60), async {
-        let a = HealthBackend::start("a").await;
+        let a = Backend::start("a").await;
         let files = EdgeFiles::new();
         let check = health_check(INTERVAL, RISE, 2, TIMEOUT, true);
-        let yaml = |servers: &[&HealthBackend]| {
+        let yaml = |servers: &[&Backend]| {
             files.yaml("access_log: off\n", &upstream("gw", &[&check], &addrs(servers)), &[])
         };
         files.write(&yaml(&[&a]));
@@ -174,7 +172,7 @@ async fn default_down_server_gets_no_traffic_before_its_first_rise() {
 
         // A reload adds b: it must get nothing until its own rise, while a
         // keeps its state (up) and serves everything.
-        let b = HealthBackend::start("b").await;
+        let b = Backend::start("b").await;
         let load = Load::start(files.listen, "/", 4, Duration::from_millis(10));
         load.wait_progress(20, Duration::from_secs(10)).await;
         files.write(&yaml(&[&a, &b]));
@@ -220,7 +218,7 @@ async fn default_down_server_gets_no_traffic_before_its_first_rise() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_that_accepts_but_never_answers_is_taken_out_by_timeout() {
     bounded(Duration::from_secs(60), async {
-        let a = HealthBackend::start("a").await;
+        let a = Backend::start("a").await;
         let silent = Silent::start().await;
         let files = EdgeFiles::new();
         // default_down: false, so the silent server starts in and only the
