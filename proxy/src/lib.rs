@@ -1,7 +1,8 @@
 //! openclaw-edge: a Pingora reverse proxy with nginx's upstream semantics, in
 //! front of OpenClaw gateway nodes.
 //!
-//! Data flows one way: [`config`] (YAML, checked with file:line) ->
+//! Data flows one way: [`config`] (YAML, checked with file:line; [`nginx`]
+//! translates nginx configs into it, [`source`] picks which) ->
 //! [`runtime`] (routing tables, upstream pools) -> [`proxy`] (the request path).
 //! [`balance`] and [`health`] hold nginx's algorithms; [`admin`] serves metrics
 //! and status; [`server`] wires it into Pingora.
@@ -13,10 +14,12 @@ pub mod config;
 pub mod drain;
 pub mod health;
 pub mod logging;
+pub mod nginx;
 pub mod proxy;
 pub mod reload;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod source;
 pub mod sticky;
 pub mod vars;

@@ -18,7 +18,7 @@ use tracing::{error, info};
 /// Reloads `config` into `runtime` on every SIGHUP.
 pub struct Reloader {
     /// The config file the edge was started with.
-    pub config: String,
+    pub config: crate::source::ConfigSource,
     /// The live tables.
     pub runtime: Arc<ArcSwap<Runtime>>,
     /// Notified after each successful reload (health checks follow it).
@@ -28,14 +28,17 @@ pub struct Reloader {
 impl Reloader {
     /// Loads the file again and swaps it in; returns what went wrong, if anything.
     pub fn reload(&self) -> Result<(), String> {
-        let (_, new) = crate::server::check(&self.config).map_err(|e| e.to_string())?;
+        let (source, new) = crate::server::check(&self.config).map_err(|e| e.to_string())?;
+        for w in &source.warnings {
+            tracing::warn!("{w}");
+        }
         let old = self.runtime.load();
         let addrs = |rt: &Runtime| rt.listeners.iter().map(|l| l.addr).collect::<Vec<_>>();
         if addrs(&old) != addrs(&new) {
             return Err(format!(
                 "{}: listen addresses changed from {:?} to {:?}; a reload cannot open or close \
                  listeners: restart, or upgrade the binary (SIGQUIT + --upgrade)",
-                self.config,
+                self.config.path,
                 addrs(&old),
                 addrs(&new)
             ));
@@ -65,7 +68,7 @@ impl BackgroundService for Reloader {
                 Ok(()) => {
                     metrics().reloads("ok").inc();
                     self.reloaded.notify_one();
-                    info!(config = %self.config, "configuration reloaded");
+                    info!(config = %self.config.path, "configuration reloaded");
                 }
                 Err(e) => {
                     metrics().reloads("error").inc();

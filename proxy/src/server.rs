@@ -8,6 +8,7 @@ use crate::health::HealthChecker;
 use crate::proxy::EdgeProxy;
 use crate::reload::Reloader;
 use crate::runtime::{self, Runtime};
+use crate::source::{ConfigSource, Source};
 use arc_swap::ArcSwap;
 use pingora_core::server::configuration::Opt;
 use pingora_core::server::configuration::ServerConf;
@@ -48,10 +49,10 @@ pub fn send_signal(loaded: &Loaded, signal: &str) -> Result<i32, String> {
     Ok(pid)
 }
 
-/// Loads, validates and builds a config file: everything `-t` checks.
-pub fn check(path: &str) -> Result<(Loaded, Runtime), ConfigErrors> {
-    let loaded = crate::config::load_file(path)?;
-    let rt = runtime::build(&loaded)?;
+/// Loads, validates and builds a config: everything `-t` checks.
+pub fn check(source: &ConfigSource) -> Result<(Source, Runtime), ConfigErrors> {
+    let loaded = source.load()?;
+    let rt = runtime::build(&loaded.loaded)?;
     Ok((loaded, rt))
 }
 
@@ -99,7 +100,7 @@ pub struct StartMode {
 /// Runs the edge until it is told to stop; never returns. Signals: HUP
 /// reloads `config`, TERM drains and stops, INT stops at once, QUIT hands
 /// the listeners to a new binary started with `--upgrade`.
-pub fn run(config: &str, loaded: Loaded, rt: Runtime, mode: StartMode) -> ! {
+pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -> ! {
     let c = &loaded.config;
     let conf = ServerConf {
         threads: c.threads,
@@ -147,7 +148,7 @@ pub fn run(config: &str, loaded: Loaded, rt: Runtime, mode: StartMode) -> ! {
     }
     let reloaded = Arc::new(tokio::sync::Notify::new());
     let reloader = Reloader {
-        config: config.to_string(),
+        config,
         runtime: shared.clone(),
         reloaded: reloaded.clone(),
     };

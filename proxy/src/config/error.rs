@@ -76,6 +76,9 @@ fn strip_positions(text: &str) -> String {
 pub struct Locator {
     file: String,
     source: String,
+    /// For YAML translated from nginx: the nginx file and line of each
+    /// YAML line, so errors point at what the operator wrote.
+    origins: Option<Vec<Option<(String, usize)>>>,
 }
 
 impl Locator {
@@ -84,7 +87,32 @@ impl Locator {
         Locator {
             file: file.into(),
             source: source.into(),
+            origins: None,
         }
+    }
+
+    /// Errors will be placed at `origins[line - 1]` instead of the YAML line.
+    pub fn with_origins(mut self, origins: Vec<Option<(String, usize)>>) -> Self {
+        self.origins = Some(origins);
+        self
+    }
+
+    /// Moves an error at a YAML line to where that line came from.
+    fn place(&self, mut err: ConfigError) -> ConfigError {
+        if let Some(origins) = &self.origins {
+            let origin = err
+                .line
+                .and_then(|l| origins.get(l.saturating_sub(1)).cloned().flatten())
+                .or_else(|| origins.iter().flatten().next().cloned());
+            if let Some((file, line)) = origin {
+                err.file = file;
+                err.line = Some(line);
+            } else {
+                err.line = Some(1);
+            }
+            err.column = None;
+        }
+        err
     }
 
     /// The file name errors carry.
@@ -105,12 +133,12 @@ impl Locator {
 
     /// An error at the line holding `fragments` (or at the file, if none does).
     pub fn error(&self, fragments: &[&str], message: impl Into<String>) -> ConfigError {
-        ConfigError {
+        self.place(ConfigError {
             file: self.file.clone(),
             line: self.line_of(fragments),
             column: None,
             message: message.into(),
-        }
+        })
     }
 
     /// serde_yaml places a duplicate-key error at the start of the map; move it
@@ -157,6 +185,6 @@ impl Locator {
             message,
         };
         self.point_at_duplicate(&mut err);
-        err
+        self.place(err)
     }
 }

@@ -21,22 +21,39 @@ pub struct Loaded {
     pub locator: Locator,
 }
 
-/// Reads, parses and validates the YAML file at `path`.
-pub fn load_file(path: &str) -> Result<Loaded, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// The text of the config file at `path`.
+pub fn read(path: &str) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_string(),
             line: None,
             column: None,
             message: format!("cannot read the config: {e}"),
         }])
-    })?;
-    load_str(path, &text)
+    })
+}
+
+/// Reads, parses and validates the YAML file at `path`.
+pub fn load_file(path: &str) -> Result<Loaded, ConfigErrors> {
+    load_str(path, &read(path)?)
 }
 
 /// Parses and validates YAML `text` that came from `file`.
 pub fn load_str(file: &str, text: &str) -> Result<Loaded, ConfigErrors> {
-    let locator = Locator::new(file, text);
+    load_with(Locator::new(file, text), text)
+}
+
+/// Parses and validates YAML translated from the nginx config `file`;
+/// `origins` gives the nginx file and line of each YAML line.
+pub fn load_translated(
+    file: &str,
+    text: &str,
+    origins: Vec<Option<(String, usize)>>,
+) -> Result<Loaded, ConfigErrors> {
+    load_with(Locator::new(file, text).with_origins(origins), text)
+}
+
+fn load_with(locator: Locator, text: &str) -> Result<Loaded, ConfigErrors> {
     let config: Config =
         serde_yaml::from_str(text).map_err(|e| ConfigErrors(vec![locator.from_yaml(&e)]))?;
     let errors = validate::validate(&config, &locator);

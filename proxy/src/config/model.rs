@@ -47,8 +47,39 @@ pub struct Config {
     /// Named upstream groups, referenced as `proxy_pass: http://NAME`.
     #[serde(default, deserialize_with = "unique_keys")]
     pub upstreams: BTreeMap<String, Upstream>,
+    /// Variables computed from another (nginx `map`), by name without `$`;
+    /// usable in headers and hash keys as `$NAME`, shadowing a built-in.
+    #[serde(default, deserialize_with = "unique_keys")]
+    pub maps: BTreeMap<String, MapVar>,
     /// Virtual servers; each has listen addresses, names and locations.
     pub servers: Vec<VirtualServer>,
+}
+
+/// nginx's `map SOURCE $NAME { ... }`: the value of `$NAME` chosen by
+/// what `source` expands to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapVar {
+    /// What is matched, e.g. `$http_upgrade`.
+    pub source: Template,
+    /// The value when nothing matches; empty by default.
+    #[serde(default)]
+    pub default: Template,
+    /// Exact strings are tried first, then `~regex` / `~*regex`
+    /// (case-insensitive) in the order written.
+    #[serde(default)]
+    pub values: Vec<MapEntry>,
+}
+
+/// One `match value` line of a map.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapEntry {
+    /// An exact string, or `~regex` / `~*regex`.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// The value it gives.
+    pub value: Template,
 }
 
 fn default_pid_file() -> String {
@@ -510,6 +541,10 @@ pub struct Location {
     /// an empty value removes the header. Default: the seed's set.
     #[serde(default, deserialize_with = "unique_header_keys")]
     pub headers: Option<BTreeMap<String, Template>>,
+    /// HTTP version of requests to the upstream: `"1.1"` (default) or
+    /// `"1.0"` (nginx's `proxy_http_version` default: no upstream keep-alive).
+    #[serde(default)]
+    pub http_version: HttpVersion,
     /// Time to establish an upstream connection.
     #[serde(default = "sixty")]
     pub connect_timeout: ConfDuration,
@@ -535,6 +570,18 @@ fn sixty() -> ConfDuration {
 }
 fn yes() -> bool {
     true
+}
+
+/// The HTTP version spoken to upstreams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum HttpVersion {
+    /// HTTP/1.0.
+    #[serde(rename = "1.0")]
+    Http10,
+    /// HTTP/1.1.
+    #[default]
+    #[serde(rename = "1.1")]
+    Http11,
 }
 
 /// A `proxy_pass` target.

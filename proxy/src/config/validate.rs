@@ -2,9 +2,10 @@
 //! Each error points at the line that holds the offending value.
 
 use super::error::{ConfigError, Locator};
-use super::model::{Config, Location};
+use super::model::{Balance, Config, Location};
 use crate::balance::supports_backup;
 use crate::routing::{LocationPattern, LocationTable, NamePattern};
+use crate::vars::{Template, Var};
 use std::collections::HashMap;
 
 /// Every problem in `c`, in the order of the file.
@@ -96,8 +97,60 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
             errs.push(at.error(&["path"], format!("{label}.locations: {e}")));
         }
     }
+    check_variables(c, at, &mut errs);
     errs.sort_by_key(|e| e.line);
     errs
+}
+
+/// Every `$name` must be a built-in or a map; a map's own source and values
+/// may not read maps (no chains, so no cycles).
+fn check_variables(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
+    let unknown = |t: &Template, label: &str, in_map: bool, errs: &mut Vec<ConfigError>| {
+        for name in t.names() {
+            let is_map = c.maps.contains_key(name);
+            let problem = if in_map && is_map {
+                format!("{label}: `${name}` is a map; a map cannot read another map")
+            } else if t.unknown_names().any(|n| n == name) && !is_map {
+                format!(
+                    "{label}: unknown variable `${name}` (built-in: {}; or define it under `maps:`)",
+                    Var::KNOWN
+                )
+            } else {
+                continue;
+            };
+            errs.push(at.error(&[&format!("${name}")], problem));
+        }
+    };
+    for (name, up) in &c.upstreams {
+        if let Balance::Hash { key, .. } = &up.balance {
+            unknown(key, &format!("upstreams.{name}.balance"), false, errs);
+        }
+    }
+    for (name, m) in &c.maps {
+        let label = format!("maps.{name}");
+        unknown(&m.source, &label, true, errs);
+        unknown(&m.default, &label, true, errs);
+        for e in &m.values {
+            unknown(&e.value, &label, true, errs);
+            if let Some(re) = e.pattern.strip_prefix('~') {
+                let re = re.strip_prefix('*').map(|r| format!("(?i){r}"));
+                if let Err(err) = regex::Regex::new(re.as_deref().unwrap_or(&e.pattern[1..])) {
+                    errs.push(at.error(
+                        &[&e.pattern],
+                        format!("{label}: invalid regex `{}`: {err}", e.pattern),
+                    ));
+                }
+            }
+        }
+    }
+    for (si, vs) in c.servers.iter().enumerate() {
+        for (li, loc) in vs.locations.iter().enumerate() {
+            for (h, t) in loc.headers.iter().flatten() {
+                let label = format!("servers[{si}].locations[{li}].headers.{h}");
+                unknown(t, &label, false, errs);
+            }
+        }
+    }
 }
 
 fn check_location(

@@ -151,6 +151,7 @@ impl ProxyHttp for EdgeProxy {
                 let vars = SessionVars {
                     session,
                     proxy_host: &upstream.name,
+                    maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
                 };
                 key.expand_into(&vars, &mut ctx.hash_key);
             }
@@ -262,18 +263,26 @@ impl ProxyHttp for EdgeProxy {
         let vars = SessionVars {
             session,
             proxy_host: &upstream.name,
+            maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
         };
         let mut value = String::new();
+        let mut connection_set = false;
         for (name, template) in &route.headers {
             value.clear();
             template.expand_into(&vars, &mut value);
             if value.is_empty() {
                 req.remove_header(name);
             } else {
+                connection_set |= name == http::header::CONNECTION;
                 req.insert_header(name.clone(), value.as_str())?;
             }
         }
-        if !upstream.keepalive && !ctx.upgrade {
+        if route.http10 {
+            req.set_version(http::Version::HTTP_10);
+        }
+        // Without keep-alive, ask the server to close, unless the location
+        // set Connection itself (nginx sends what the config says).
+        if !upstream.keepalive && !ctx.upgrade && !connection_set {
             req.insert_header(http::header::CONNECTION, "close")?;
         }
         Ok(())

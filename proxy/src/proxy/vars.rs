@@ -1,6 +1,6 @@
 //! The request as nginx variables see it.
 
-use crate::vars::RequestVars;
+use crate::vars::{MapTable, RequestVars};
 use pingora_proxy::Session;
 use std::net::SocketAddr;
 
@@ -10,6 +10,8 @@ pub struct SessionVars<'a> {
     pub session: &'a Session,
     /// `$proxy_host`.
     pub proxy_host: &'a str,
+    /// The config's maps.
+    pub maps: &'a [MapTable],
 }
 
 fn inet(addr: Option<&pingora_core::protocols::l4::socket::SocketAddr>) -> Option<SocketAddr> {
@@ -43,6 +45,11 @@ impl RequestVars for SessionVars<'_> {
     }
     fn proxy_host(&self) -> &str {
         self.proxy_host
+    }
+    fn map(&self, index: usize, out: &mut String) {
+        if let Some(m) = self.maps.get(index) {
+            m.eval(self, out);
+        }
     }
 }
 

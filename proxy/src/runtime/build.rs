@@ -8,7 +8,7 @@ use crate::config::{self, Balance, ConfigError, ConfigErrors, Loaded, Location, 
 use crate::health::{CheckPlan, Probe};
 use crate::routing::{LocationPattern, LocationTable, NamePattern, NameTable};
 use crate::sticky::{cookie_value, Sticky};
-use crate::vars::Template;
+use crate::vars::{MapTable, Template};
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -28,13 +28,17 @@ const SEED_HEADERS: [(&str, &str); 6] = [
 /// validation cannot know: names that do not resolve.
 pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
     let (c, at) = (&loaded.config, &loaded.locator);
+    let map_names: Vec<&str> = c.maps.keys().map(String::as_str).collect();
     let mut errs = Vec::new();
     let mut upstreams: HashMap<String, Arc<Upstream>> = HashMap::new();
     for (name, up) in &c.upstreams {
         let entries: Vec<&ServerEntry> = up.servers.iter().collect();
         match resolve_servers(name, &entries, at) {
             Ok(tiers) => {
-                upstreams.insert(name.clone(), Arc::new(assemble(name, Some(up), tiers)));
+                upstreams.insert(
+                    name.clone(),
+                    Arc::new(assemble(name, Some(up), tiers, &map_names)),
+                );
             }
             Err(e) => errs.extend(e),
         }
@@ -47,8 +51,14 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
         let mut patterns = Vec::new();
         for loc in &vs.locations {
             let pattern = LocationPattern::parse(&loc.path).expect("validated");
-            match route(loc, &pattern, &mut upstreams, at) {
+            // A named upstream whose servers did not resolve is reported
+            // already; it must not be retried as a host name here.
+            let upstream_failed = loc.proxy_pass.as_ref().is_some_and(|pp| {
+                c.upstreams.contains_key(&pp.authority) && !upstreams.contains_key(&pp.authority)
+            });
+            match route(loc, &pattern, &mut upstreams, at, &map_names) {
                 Ok(r) => routes.push(Arc::new(r)),
+                Err(_) if upstream_failed => {}
                 Err(e) => errs.push(e),
             }
             patterns.push(pattern);
@@ -96,6 +106,7 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
         upstreams,
         local_codes: metrics().codes("", ""),
         local_duration: metrics().duration(""),
+        maps: c.maps.values().map(MapTable::new).collect(),
     })
 }
 
@@ -147,10 +158,20 @@ fn resolve_servers(
 
 /// One upstream from its resolved servers; `conf` is `None` for the implicit
 /// upstream of `proxy_pass http://host:port` (round robin, keep-alive, no checks).
-fn assemble(name: &str, conf: Option<&config::Upstream>, (primary, backup): Tiers) -> Upstream {
-    let balance = conf
-        .map(|c| c.balance.clone())
-        .unwrap_or(Balance::RoundRobin);
+fn assemble(
+    name: &str,
+    conf: Option<&config::Upstream>,
+    (primary, backup): Tiers,
+    maps: &[&str],
+) -> Upstream {
+    let balance = match conf.map(|c| &c.balance) {
+        Some(Balance::Hash { key, consistent }) => Balance::Hash {
+            key: key.bind_maps(maps),
+            consistent: *consistent,
+        },
+        Some(b) => b.clone(),
+        None => Balance::RoundRobin,
+    };
     let check = conf.and_then(|c| c.health_check.as_ref());
     let (pconf, pservers): (Vec<_>, Vec<_>) = primary.into_iter().unzip();
     let (bconf, bservers): (Vec<_>, Vec<_>) = backup.into_iter().unzip();
@@ -196,6 +217,7 @@ fn route(
     pattern: &LocationPattern,
     upstreams: &mut HashMap<String, Arc<Upstream>>,
     at: &crate::config::Locator,
+    maps: &[&str],
 ) -> Result<Route, ConfigError> {
     let action = match (&loc.proxy_pass, &loc.return_) {
         (Some(pp), _) => {
@@ -215,7 +237,7 @@ fn route(
                     };
                     let tiers = resolve_servers(&pp.authority, &[&entry], at)
                         .map_err(|mut e| e.remove(0))?;
-                    let u = Arc::new(assemble(&pp.authority, None, tiers));
+                    let u = Arc::new(assemble(&pp.authority, None, tiers, maps));
                     upstreams.insert(pp.authority.clone(), u.clone());
                     u
                 }
@@ -238,7 +260,7 @@ fn route(
                 (
                     http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
                         .expect("validated"),
-                    v.clone(),
+                    v.bind_maps(maps),
                 )
             })
             .collect(),
@@ -256,6 +278,7 @@ fn route(
         prefix: pattern.prefix().map(str::to_string),
         action,
         headers,
+        http10: loc.http_version == config::HttpVersion::Http10,
         connect_timeout: loc.connect_timeout.0,
         read_timeout: loc.read_timeout.0,
         send_timeout: loc.send_timeout.0,

@@ -30,6 +30,8 @@ pub struct Runtime {
     pub local_codes: crate::admin::CodeCounters,
     /// Their duration histogram.
     pub local_duration: prometheus::Histogram,
+    /// The config's maps, indexed as [`crate::vars::Var::Map`] refers to them.
+    pub maps: Vec<crate::vars::MapTable>,
 }
 
 /// The virtual servers reachable on one listen address.
@@ -70,6 +72,8 @@ pub struct Route {
     pub action: Action,
     /// Headers set toward the upstream; an empty expansion removes the header.
     pub headers: Vec<(HeaderName, Template)>,
+    /// Speak HTTP/1.0 to the upstream (nginx's default `proxy_http_version`).
+    pub http10: bool,
     /// Connect, read, send timeouts.
     pub connect_timeout: Duration,
     /// See [`crate::config::Location::read_timeout`].

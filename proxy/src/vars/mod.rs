@@ -5,6 +5,8 @@
 //! parts, so the request path only concatenates; an unknown variable is a
 //! config error, never an empty string at run time.
 
+mod map;
 mod template;
 
+pub use map::MapTable;
 pub use template::{host_of, RequestVars, Template, Var};

@@ -36,11 +36,16 @@ pub enum Var {
     ConnectionUpgrade,
     /// `$http_NAME`: a request header, `_` standing for `-`.
     Header(String),
+    /// A name that is no built-in: a map's, once the config's maps are
+    /// known ([`Template::bind_maps`]); otherwise a validation error.
+    Named(String),
+    /// The map at this index of the runtime's maps.
+    Map(usize),
 }
 
 impl Var {
-    fn from_name(name: &str) -> Option<Var> {
-        Some(match name {
+    fn from_name(name: &str) -> Var {
+        match name {
             "host" => Var::Host,
             "http_host" => Var::HttpHost,
             "remote_addr" | "binary_remote_addr" => Var::RemoteAddr,
@@ -54,15 +59,24 @@ impl Var {
             "proxy_add_x_forwarded_for" => Var::ProxyAddXForwardedFor,
             "proxy_host" => Var::ProxyHost,
             "connection_upgrade" => Var::ConnectionUpgrade,
-            other => Var::Header(other.strip_prefix("http_")?.replace('_', "-")),
-        })
+            other => match other.strip_prefix("http_") {
+                Some(h) => Var::Header(h.replace('_', "-")),
+                None => Var::Named(other.to_string()),
+            },
+        }
     }
+
+    /// The names of the built-in variables, for error messages.
+    pub const KNOWN: &'static str = "$host, $http_host, $remote_addr, $remote_port, $server_port, \
+        $scheme, $request_method, $request_uri, $uri, $args, $proxy_add_x_forwarded_for, \
+        $proxy_host, $connection_upgrade, $http_NAME";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {
     Literal(String),
-    Var(Var),
+    /// The variable and its name as written.
+    Var(Var, String),
 }
 
 /// A header value or hash key with variables resolved at load time.
@@ -86,6 +100,10 @@ pub trait RequestVars {
     fn request_uri(&self) -> &str;
     /// The upstream name or address `proxy_pass` points at.
     fn proxy_host(&self) -> &str;
+    /// Appends the value of map `index` (see [`Var::Map`]).
+    fn map(&self, index: usize, out: &mut String) {
+        let _ = (index, out);
+    }
 }
 
 impl Template {
@@ -111,17 +129,14 @@ impl Template {
             if name.is_empty() {
                 return Err(format!("`{text}`: `$` must be followed by a variable name"));
             }
-            let var = Var::from_name(name).ok_or_else(|| {
-                format!(
-                    "`{text}`: unknown variable `${name}` (known: $host, $http_host, $remote_addr, \
-                     $remote_port, $server_port, $scheme, $request_method, $request_uri, $uri, $args, \
-                     $proxy_add_x_forwarded_for, $proxy_host, $connection_upgrade, $http_NAME)"
-                )
-            })?;
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!("`{text}`: invalid variable name `${name}`"));
+            }
+            let var = Var::from_name(name);
             if !lit.is_empty() {
                 parts.push(Part::Literal(std::mem::take(&mut lit)));
             }
-            parts.push(Part::Var(var));
+            parts.push(Part::Var(var, name.to_string()));
             rest = after;
         }
         lit.push_str(rest);
@@ -141,7 +156,43 @@ impl Template {
 
     /// True when the template is the single variable `var`.
     pub fn is_just(&self, var: &Var) -> bool {
-        matches!(self.parts.as_slice(), [Part::Var(v)] if v == var)
+        matches!(self.parts.as_slice(), [Part::Var(v, _)] if v == var)
+    }
+
+    /// The names used that are neither built-in nor bound to a map.
+    pub fn unknown_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(Var::Named(n), _) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The variable names used, as written.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(_, n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// This template with every variable named in `maps` reading that map
+    /// (a map shadows a built-in of the same name).
+    pub fn bind_maps(&self, maps: &[&str]) -> Template {
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Var(v, name) => match maps.iter().position(|m| m == name) {
+                    Some(i) => Part::Var(Var::Map(i), name.clone()),
+                    None => Part::Var(v.clone(), name.clone()),
+                },
+                lit => lit.clone(),
+            })
+            .collect();
+        Template {
+            source: self.source.clone(),
+            parts,
+        }
     }
 
     /// Appends the expansion for `req` to `out`.
@@ -149,7 +200,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Var(v) => expand_var(v, req, out),
+                Part::Var(v, _) => expand_var(v, req, out),
             }
         }
     }
@@ -207,6 +258,8 @@ fn expand_var(var: &Var, req: &dyn RequestVars, out: &mut String) {
             }
         }
         Var::Header(name) => out.push_str(req.header(name).unwrap_or("")),
+        Var::Map(i) => req.map(*i, out),
+        Var::Named(_) => {}
     }
 }
 
@@ -228,6 +281,16 @@ pub(crate) fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
+    }
+}
+
+impl Default for Template {
+    /// The empty template.
+    fn default() -> Self {
+        Template {
+            source: String::new(),
+            parts: Vec::new(),
+        }
     }
 }
 
@@ -301,9 +364,10 @@ mod tests {
     }
 
     #[test]
-    fn unknown_variables_are_errors() {
-        let err = Template::parse("$nope").unwrap_err();
-        assert!(err.contains("unknown variable `$nope`"), "{err}");
+    fn unknown_names_are_kept_for_validation() {
+        let t = Template::parse("$nope-$host").unwrap();
+        assert_eq!(t.unknown_names().collect::<Vec<_>>(), ["nope"]);
+        assert!(t.bind_maps(&["nope"]).unknown_names().next().is_none());
         assert!(Template::parse("${host").is_err());
         assert!(Template::parse("a $ b").is_err());
     }
