@@ -30,7 +30,7 @@ pub struct Translated {
 /// With `strict`, an ignored directive is an error too.
 pub fn load_str(path: &str, text: &str, strict: bool) -> Result<Translated, ConfigErrors> {
     let top = parse_str(path, text)?;
-    let t = translate::Translator::run(&top);
+    let t = translate::Translator::run(path, &top);
     let mut errors = t.errors;
     if strict {
         errors.extend(t.warnings.iter().cloned().map(|mut w| {
@@ -55,4 +55,66 @@ pub fn load_str(path: &str, text: &str, strict: bool) -> Result<Translated, Conf
 pub fn load_file(path: &str, strict: bool) -> Result<Translated, ConfigErrors> {
     let text = config::read(path)?;
     load_str(path, &text, strict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> String {
+        load_str("t.conf", text, false)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .yaml
+    }
+
+    fn error(text: &str) -> String {
+        load_str("t.conf", text, false).unwrap_err().to_string()
+    }
+
+    const UP: &str = "upstream up { server 127.0.0.1:1; }\n";
+
+    #[test]
+    fn a_level_with_its_own_headers_drops_the_parents() {
+        let y = yaml(&format!(
+            "{UP}proxy_set_header X-A a;\nserver {{ listen 127.0.0.1:1;\n\
+             location /own {{ proxy_pass http://up; proxy_set_header X-B b; }}\n\
+             location /inherit {{ proxy_pass http://up; }} }}"
+        ));
+        let (own, inherit) = y.split_once("- path: /inherit").unwrap();
+        assert!(own.contains("X-B: b") && !own.contains("X-A"), "{y}");
+        assert!(
+            inherit.contains("X-A: a") && !inherit.contains("X-B"),
+            "{y}"
+        );
+        // nginx's own defaults stay under whatever is set.
+        assert!(inherit.contains("Host: \"$proxy_host\"") && inherit.contains("Connection: close"));
+    }
+
+    #[test]
+    fn nginx_defaults_are_written_out() {
+        let y = yaml(&format!(
+            "{UP}server {{ listen 127.0.0.1:1; location / {{ proxy_pass http://up; }} }}"
+        ));
+        assert!(y.contains("keepalive: 0"), "{y}");
+        assert!(y.contains("http_version: \"1.0\""), "{y}");
+    }
+
+    #[test]
+    fn errors_point_into_the_nginx_file() {
+        assert_eq!(
+            error(&format!(
+                "{UP}server {{ listen 127.0.0.1:1;\n location / {{ proxy_pass http://nope:x; }} }}"
+            )),
+            "t.conf:3: invalid port in \"nope:x\""
+        );
+        let e = error(
+            "upstream up { server 127.0.0.1:1 weight=0; }\nserver { listen 127.0.0.1:1;\n location / { proxy_pass http://up; } }",
+        );
+        assert!(
+            e.starts_with("t.conf:1: upstreams.up: server 127.0.0.1:1: weight must be at least 1"),
+            "{e}"
+        );
+        let e = error("upstream up { server 127.0.0.1:1; }\n");
+        assert!(e.starts_with("t.conf:1: no `server { ... }` block"), "{e}");
+    }
 }

@@ -28,6 +28,8 @@ pub struct Translator<'a> {
     errors: Vec<ConfigError>,
     warned: HashSet<String>,
     upstream_names: HashSet<&'a str>,
+    /// The file given, for errors about the file as a whole.
+    path: &'a str,
 }
 
 /// `proxy_*` settings as inherited from outer levels (nginx merges each
@@ -121,13 +123,14 @@ impl<'a> Translator<'a> {
     /// Translates a parsed file: a whole nginx.conf (with `http {}`) or the
     /// inside of one (top-level `upstream`, `server`, `map`, as a conf.d
     /// file or the deployment guide's snippets).
-    pub fn run(top: &'a [Directive]) -> Translation {
+    pub fn run(path: &'a str, top: &'a [Directive]) -> Translation {
         let mut t = Translator {
             out: Emitter::default(),
             warnings: Vec::new(),
             errors: Vec::new(),
             warned: HashSet::new(),
             upstream_names: HashSet::new(),
+            path,
         };
         if top.iter().any(|d| d.name == "http") {
             t.main(top);
@@ -248,6 +251,20 @@ impl<'a> Translator<'a> {
                     self.fail(e);
                 }
             }
+        }
+        if !body.iter().any(|d| d.name == "server" && d.block.is_some()) {
+            let (file, line) = body
+                .first()
+                .map_or((self.path.to_string(), 1), |d| (d.file.clone(), d.line));
+            self.fail(ConfigError {
+                file,
+                line: Some(line),
+                column: None,
+                message: "no `server { ... }` block: the edge would listen nowhere; add one \
+                          (listen, location / { proxy_pass http://NAME; }) or include this file from one"
+                    .into(),
+            });
+            return;
         }
         self.out.line(0, "servers:", None);
         for d in body {

@@ -17,17 +17,15 @@ fn check_ms(d: &Directive, key: &str, v: &str) -> Result<String, ConfigError> {
 
 /// `host:port`, adding nginx's default port 80 where none is given.
 pub(super) fn with_port(d: &Directive, addr: &str) -> Result<String, ConfigError> {
-    let port = match addr.rsplit_once(':') {
-        Some((h, p))
-            if !h.is_empty() && !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            p
-        }
-        _ => return Ok(format!("{addr}:80")),
+    let port = match addr.strip_prefix('[') {
+        Some(v6) if v6.ends_with(']') => None,
+        Some(v6) => v6.split_once("]:").map(|(_, p)| p),
+        None => addr.split_once(':').map(|(_, p)| p),
     };
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(addr.to_string()),
-        _ => Err(d.error(format!("invalid port in \"{addr}\""))),
+    match port.map(|p| p.parse::<u16>()) {
+        None => Ok(format!("{addr}:80")),
+        Some(Ok(p)) if p > 0 => Ok(addr.to_string()),
+        Some(_) => Err(d.error(format!("invalid port in \"{addr}\""))),
     }
 }
 
