@@ -630,9 +630,10 @@ pub fn parse_proxy_pass(s: &str) -> Result<ProxyPass, String> {
 pub struct Return {
     /// HTTP status code.
     pub status: u16,
-    /// Response body, or for 301/302/303/307/308 the redirect URL.
+    /// Response body, or for 301/302/303/307/308 the redirect URL;
+    /// variables (`$host`, `$request_uri` ...) are expanded.
     #[serde(default)]
-    pub body: String,
+    pub body: Template,
 }
 
 /// nginx's `proxy_next_upstream`, `_tries`, `_timeout`.

@@ -112,7 +112,7 @@ fn check_variables(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
                 format!("{label}: `${name}` is a map; a map cannot read another map")
             } else if t.unknown_names().any(|n| n == name) && !is_map {
                 format!(
-                    "{label}: unknown variable `${name}` (built-in: {}; or define it under `maps:`)",
+                    "{label}: unknown variable `${name}` (built-in: {}; or a map)",
                     Var::KNOWN
                 )
             } else {
@@ -148,6 +148,10 @@ fn check_variables(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
             for (h, t) in loc.headers.iter().flatten() {
                 let label = format!("servers[{si}].locations[{li}].headers.{h}");
                 unknown(t, &label, false, errs);
+            }
+            if let Some(r) = &loc.return_ {
+                let label = format!("servers[{si}].locations[{li}].return.body");
+                unknown(&r.body, &label, false, errs);
             }
         }
     }

@@ -488,9 +488,6 @@ impl<'a> Translator<'a> {
             .ok()
             .filter(|s| (100..=999).contains(s))
             .ok_or_else(|| d.error(format!("invalid return code \"{status}\"")))?;
-        if text.contains('$') {
-            return Err(d.error(format!("return {status} \"{text}\": variables in return are not supported; write the text out")));
-        }
         self.out.line(4, "return:", Some(d));
         self.out.line(5, &format!("status: {status}"), Some(d));
         self.out.kv(5, "body", &text, Some(d));

@@ -33,6 +33,9 @@ pub struct RequestCtx {
     pub runtime: Option<Arc<Runtime>>,
     /// The matched location.
     pub route: Option<Arc<Route>>,
+    /// The normalized path, when it differs from the one sent (for
+    /// `proxy_pass` URI replacement).
+    pub uri: Option<String>,
     /// Servers tried so far.
     pub tried: Tried,
     /// Tries made.
@@ -66,6 +69,7 @@ impl RequestCtx {
         RequestCtx {
             start: Instant::now(),
             runtime: None,
+            uri: None,
             route: None,
             tried: Tried::default(),
             tries: 0,

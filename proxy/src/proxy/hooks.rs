@@ -6,7 +6,8 @@ use super::vars::{client_ip, SessionVars};
 use crate::access_log;
 use crate::balance::PickInput;
 use crate::config::Balance;
-use crate::runtime::{Action, Route, Runtime, Upstream};
+use crate::routing::uri;
+use crate::runtime::{Action, Route, Routed, Runtime, Upstream};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -30,6 +31,25 @@ fn proxied(route: &Route) -> Option<(&Arc<Upstream>, &Option<String>)> {
         Action::Proxy { upstream, uri } => Some((upstream, uri)),
         Action::Return { .. } => None,
     }
+}
+
+/// nginx's `auto_redirect` answer: `http://HOST[:PORT]PATH/[?ARGS]`, the
+/// port being the listener's unless 80.
+fn add_slash_location(session: &Session, host: &str, path: &str) -> String {
+    let port = session
+        .server_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.port())
+        .filter(|p| *p != 80)
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let query = session
+        .req_header()
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    format!("http://{host}{port}{path}/{query}")
 }
 
 /// The client closed its connection before the response was complete.
@@ -111,16 +131,39 @@ impl ProxyHttp for EdgeProxy {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.host())
             .unwrap_or("");
-        let host = crate::vars::host_of(host);
-        let route = runtime.route(self.listener, &host, req.uri.path()).cloned();
-        ctx.runtime = Some(runtime);
-        let Some(route) = route else {
+        let host = crate::vars::host_of(host).into_owned();
+        let Some(path) = uri::normalize(req.uri.path()) else {
+            ctx.runtime = Some(runtime);
             return self
-                .respond_local(session, 404, Bytes::from_static(b"404 Not Found\n"))
+                .respond_local(session, 400, Bytes::from_static(b"400 Bad Request\n"))
                 .await;
         };
+        let path = path.into_owned();
+        let route = match runtime.route(self.listener, &host, &path) {
+            Routed::Route(r) => Some(r.clone()),
+            Routed::AddSlash => None,
+            Routed::NotFound => {
+                ctx.runtime = Some(runtime);
+                return self
+                    .respond_local(session, 404, Bytes::from_static(b"404 Not Found\n"))
+                    .await;
+            }
+        };
+        ctx.runtime = Some(runtime);
+        let Some(route) = route else {
+            let location = add_slash_location(session, &host, &path);
+            return self.respond_local(session, 301, location.into()).await;
+        };
+        if path != session.req_header().uri.path() {
+            ctx.uri = Some(path);
+        }
         if let Action::Return { status, body } = &route.action {
-            let (status, body) = (*status, body.clone());
+            let vars = SessionVars {
+                session,
+                proxy_host: "",
+                maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
+            };
+            let (status, body) = (*status, Bytes::from(body.expand(&vars)));
             ctx.route = Some(route);
             return self.respond_local(session, status, body).await;
         }
@@ -253,9 +296,15 @@ impl ProxyHttp for EdgeProxy {
         let route = ctx.route.as_ref().expect("routed");
         let (upstream, uri) = proxied(route).expect("proxy route");
         if let (Some(uri), Some(prefix)) = (uri, &route.prefix) {
-            let pq = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let rest = pq.strip_prefix(prefix.as_str()).unwrap_or(pq);
-            let new = format!("{uri}{rest}");
+            // nginx swaps the prefix inside the normalized path, escapes the
+            // result, and appends the arguments when there are any.
+            let path = ctx.uri.as_deref().unwrap_or(req.uri.path());
+            let rest = path.get(prefix.len()..).unwrap_or("");
+            let mut new = format!("{uri}{}", uri::escape(rest));
+            if let Some(q) = req.uri.query().filter(|q| !q.is_empty()) {
+                new.push('?');
+                new.push_str(q);
+            }
             req.set_uri(new.parse().map_err(|_| {
                 Error::explain(ErrorType::InvalidHTTPHeader, "rewritten URI is invalid")
             })?);

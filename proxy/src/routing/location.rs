@@ -72,6 +72,18 @@ pub struct LocationTable {
     /// (prefix, stop_regex, index), longest first.
     prefixes: Vec<(String, bool, usize)>,
     regexes: Vec<(Regex, usize)>,
+    /// Locations ending in `/` that proxy: a request for the same path
+    /// without the slash is redirected to it (nginx's `auto_redirect`).
+    add_slash: std::collections::HashSet<String>,
+}
+
+/// What a path finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The location at this index.
+    Location(usize),
+    /// A 301 to the path with `/` appended.
+    AddSlash,
 }
 
 impl LocationTable {
@@ -99,11 +111,26 @@ impl LocationTable {
         Ok(t)
     }
 
-    /// The location serving `path`, as nginx would choose it.
-    pub fn find(&self, path: &str) -> Option<usize> {
-        if let Some(i) = self.exact.get(path) {
-            return Some(*i);
+    /// Marks the location at `index` as one that redirects `PATH` to
+    /// `PATH/` (it proxies, and its path ends with `/`).
+    pub fn auto_redirect(&mut self, pattern: &LocationPattern) {
+        if let Some(p) = pattern.prefix().and_then(|p| p.strip_suffix('/')) {
+            self.add_slash.insert(p.to_string());
         }
+    }
+
+    /// What serves `path`, as nginx would choose it.
+    pub fn find(&self, path: &str) -> Option<Found> {
+        if let Some(i) = self.exact.get(path) {
+            return Some(Found::Location(*i));
+        }
+        if self.add_slash.contains(path) {
+            return Some(Found::AddSlash);
+        }
+        self.find_location(path).map(Found::Location)
+    }
+
+    fn find_location(&self, path: &str) -> Option<usize> {
         let longest = self
             .prefixes
             .iter()
@@ -140,11 +167,11 @@ mod tests {
             "^~ /images/",
             "~* \\.(gif|jpg|jpeg)$",
         ]);
-        assert_eq!(t.find("/"), Some(0));
-        assert_eq!(t.find("/index.html"), Some(1));
-        assert_eq!(t.find("/documents/document.html"), Some(2));
-        assert_eq!(t.find("/images/1.gif"), Some(3));
-        assert_eq!(t.find("/documents/1.jpg"), Some(4));
+        assert_eq!(t.find("/"), Some(Found::Location(0)));
+        assert_eq!(t.find("/index.html"), Some(Found::Location(1)));
+        assert_eq!(t.find("/documents/document.html"), Some(Found::Location(2)));
+        assert_eq!(t.find("/images/1.gif"), Some(Found::Location(3)));
+        assert_eq!(t.find("/documents/1.jpg"), Some(Found::Location(4)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod location;
 mod server_name;
+pub mod uri;
 
-pub use location::{LocationPattern, LocationTable};
+pub use location::{Found, LocationPattern, LocationTable};
 pub use server_name::{NamePattern, NameTable};

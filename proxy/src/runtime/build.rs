@@ -63,7 +63,12 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
             }
             patterns.push(pattern);
         }
-        let table = LocationTable::new(&patterns).expect("validated");
+        let mut table = LocationTable::new(&patterns).expect("validated");
+        for (loc, pattern) in vs.locations.iter().zip(&patterns) {
+            if loc.proxy_pass.is_some() {
+                table.auto_redirect(pattern);
+            }
+        }
         let names: Vec<NamePattern> = vs
             .server_name
             .iter()
@@ -249,7 +254,7 @@ fn route(
         }
         (None, Some(r)) => Action::Return {
             status: r.status,
-            body: r.body.clone().into(),
+            body: r.body.bind_maps(maps),
         },
         (None, None) => unreachable!("validated: a location proxies or returns"),
     };

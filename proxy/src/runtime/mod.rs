@@ -11,9 +11,8 @@ pub use carry::carry_over;
 pub use upstream::{Lease, Server, Upstream};
 
 use crate::config::NextWhen;
-use crate::routing::{LocationTable, NameTable};
+use crate::routing::{Found, LocationTable, NameTable};
 use crate::vars::Template;
-use bytes::Bytes;
 use http::HeaderName;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,12 +53,28 @@ pub struct VirtualServer {
     pub table: LocationTable,
 }
 
+/// Where a request goes.
+#[derive(Debug)]
+pub enum Routed<'a> {
+    /// This location.
+    Route(&'a Arc<Route>),
+    /// A 301 to the path with `/` appended (nginx's `auto_redirect`).
+    AddSlash,
+    /// No location matches: 404.
+    NotFound,
+}
+
 impl Runtime {
-    /// The route for a request that arrived on listener `listener` with `host` and `path`.
-    pub fn route(&self, listener: usize, host: &str, path: &str) -> Option<&Arc<Route>> {
+    /// Where a request that arrived on listener `listener` with `host` and
+    /// the normalized `path` goes.
+    pub fn route(&self, listener: usize, host: &str, path: &str) -> Routed<'_> {
         let l = &self.listeners[listener];
         let vs = &l.servers[l.names.find(host)];
-        vs.table.find(path).map(|i| &vs.routes[i])
+        match vs.table.find(path) {
+            Some(Found::Location(i)) => Routed::Route(&vs.routes[i]),
+            Some(Found::AddSlash) => Routed::AddSlash,
+            None => Routed::NotFound,
+        }
     }
 }
 
@@ -103,7 +118,7 @@ pub enum Action {
         /// Status code.
         status: u16,
         /// Body (for redirects, the Location value).
-        body: Bytes,
+        body: Template,
     },
 }
 
