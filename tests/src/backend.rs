@@ -4,8 +4,9 @@
 //!
 //! Every backend
 //! - answers any request with JSON naming itself and the request it got
-//!   (`{"name", "method", "path", "headers": [[name, value], ...]}`), header
-//!   lines kept in order and unmerged so a test can see duplicates;
+//!   (`{"name", "method", "path", "version", "headers": [[name, value], ...]}`,
+//!   `version` being the request line's, e.g. `HTTP/1.0`), header lines
+//!   kept in order and unmerged so a test can see duplicates;
 //! - holds `/hold` requests open until [`Backend::release_held`], counting
 //!   them in flight (for least_conn);
 //! - upgrades `/ws` to a WebSocket that first says `hello NAME`, then echoes
@@ -275,6 +276,7 @@ fn describe(shared: &Shared, req: &Request) -> Json<Value> {
         "name": shared.name,
         "method": req.method().as_str(),
         "path": req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+        "version": format!("{:?}", req.version()),
         "headers": headers,
     }))
 }

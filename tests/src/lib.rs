@@ -13,7 +13,8 @@
 //! | [`process`] | child processes killed on drop, logs shown on failure |
 //! | [`config`] | upstreams and edge configs, rendered as YAML and as nginx |
 //! | [`edge`] | running the edge: in the foreground, or to its exit (`-t`) |
-//! | [`nginx`] | running the real nginx with the same upstream block |
+//! | [`nginx`] | running the real nginx with the same upstream block, or any http-context text |
+//! | [`nginx_conf`] | the edge on nginx configs, `-t` and `convert`; tables of answers compared with nginx's |
 //! | [`backend`] | in-process HTTP + WebSocket backends that report what they saw |
 //! | [`client`] | a small HTTP/1.1 client that can pick its source address |
 //! | [`ws`] | a WebSocket client |
@@ -25,6 +26,7 @@ pub mod config;
 pub mod edge;
 pub mod metrics;
 pub mod nginx;
+pub mod nginx_conf;
 pub mod ports;
 pub mod process;
 pub mod wait;
