@@ -40,14 +40,25 @@ impl Directive {
 /// Includes nest at most this deep (a file including itself stops here).
 const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// Blocks nest at most this deep: parsing, translating and dropping the
+/// tree recurse per level, and a reload runs on a 2 MiB worker stack. Real
+/// configs nest 4 or 5 levels (http, server, location, if).
+const MAX_BLOCK_DEPTH: usize = 64;
+
 /// Parses `text` (the contents of `path`), expanding `include`.
 pub fn parse_str(path: &str, text: &str) -> Result<Vec<Directive>, ConfigErrors> {
-    let mut parser = Parser { depth: 0 };
+    let mut parser = Parser {
+        depth: 0,
+        blocks: 0,
+    };
     parser.file(path, text).map_err(|e| ConfigErrors(vec![e]))
 }
 
 struct Parser {
+    /// Include nesting.
     depth: usize,
+    /// Block nesting, across included files.
+    blocks: usize,
 }
 
 impl Parser {
@@ -88,7 +99,16 @@ impl Parser {
                 block: None,
             };
             if step.end == End::BlockStart {
-                let (body, end) = self.block(lexer, path)?;
+                if self.blocks >= MAX_BLOCK_DEPTH {
+                    return Err(d.error(format!(
+                        "\"{}\": blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
+                        d.name
+                    )));
+                }
+                self.blocks += 1;
+                let inner = self.block(lexer, path);
+                self.blocks -= 1;
+                let (body, end) = inner?;
                 if end.end == End::FileDone {
                     return Err(ConfigError {
                         file: path.to_string(),
