@@ -85,13 +85,17 @@ fn fail(errors: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// `FILE:LINE: warning: ...`, placed as errors are.
 fn print_warnings(warnings: &[ConfigError]) {
     for w in warnings {
-        let place = match w.line {
-            Some(l) => format!("{}:{l}", w.file),
-            None => w.file.clone(),
-        };
-        eprintln!("{place}: warning: {}", w.message);
+        let message = format!("warning: {}", w.message);
+        eprintln!(
+            "{}",
+            ConfigError {
+                message,
+                ..w.clone()
+            }
+        );
     }
 }
 

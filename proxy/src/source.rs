@@ -75,17 +75,15 @@ impl ConfigSource {
         };
         if let Some(admin) = self.admin {
             let c = &mut source.loaded.config;
-            if let (Some(addr), None) = (admin.0, &c.admin.token) {
-                if !addr.ip().is_loopback() {
-                    return Err(ConfigErrors(vec![ConfigError {
-                        file: "--admin".into(),
-                        line: None,
-                        column: None,
-                        message: format!("{addr} is not a loopback address: set admin.token in the config to protect it"),
-                    }]));
-                }
-            }
             c.admin.listen = admin;
+            if let Some(message) = config::unprotected_admin(&c.admin) {
+                return Err(ConfigErrors(vec![ConfigError {
+                    file: "--admin".into(),
+                    line: None,
+                    column: None,
+                    message,
+                }]));
+            }
         }
         Ok(source)
     }

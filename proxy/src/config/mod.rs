@@ -11,6 +11,7 @@ mod validate;
 pub use duration::{parse_duration, ConfDuration};
 pub use error::{ConfigError, ConfigErrors, Locator};
 pub use model::*;
+pub use validate::unprotected_admin;
 
 /// A parsed and validated config, with what is needed to point at its lines.
 #[derive(Debug)]
@@ -31,11 +32,6 @@ pub fn read(path: &str) -> Result<String, ConfigErrors> {
             message: format!("cannot read the config: {e}"),
         }])
     })
-}
-
-/// Reads, parses and validates the YAML file at `path`.
-pub fn load_file(path: &str) -> Result<Loaded, ConfigErrors> {
-    load_str(path, &read(path)?)
 }
 
 /// Parses and validates YAML `text` that came from `file`.

@@ -2,7 +2,7 @@
 //! Each error points at the line that holds the offending value.
 
 use super::error::{ConfigError, Locator};
-use super::model::{Balance, Config, Location};
+use super::model::{Admin, Balance, Config, Location};
 use crate::balance::supports_backup;
 use crate::routing::{LocationPattern, LocationTable, NamePattern};
 use crate::vars::{Template, Var};
@@ -14,15 +14,9 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
     if c.threads == 0 {
         errs.push(at.error(&["threads"], "threads: must be at least 1"));
     }
-    if let (Some(addr), None) = (c.admin.listen.0, &c.admin.token) {
-        if !addr.ip().is_loopback() {
-            errs.push(at.error(
-                &["listen", &addr.to_string()],
-                format!(
-                    "admin.listen {addr} is not a loopback address: set admin.token to protect it"
-                ),
-            ));
-        }
+    if let Some(problem) = unprotected_admin(&c.admin) {
+        let addr = c.admin.listen.0.map(|a| a.to_string()).unwrap_or_default();
+        errs.push(at.error(&["listen", &addr], problem));
     }
     for (name, up) in &c.upstreams {
         let here = format!("{name}:");
@@ -100,6 +94,16 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
     check_variables(c, at, &mut errs);
     errs.sort_by_key(|e| e.line);
     errs
+}
+
+/// An admin listener reachable from other machines must have a token.
+pub fn unprotected_admin(admin: &Admin) -> Option<String> {
+    match (admin.listen.0, &admin.token) {
+        (Some(addr), None) if !addr.ip().is_loopback() => Some(format!(
+            "admin.listen {addr} is not a loopback address: set admin.token to protect it"
+        )),
+        _ => None,
+    }
 }
 
 /// Every `$name` must be a built-in or a map; a map's own source and values

@@ -51,12 +51,6 @@ pub fn load_str(path: &str, text: &str, strict: bool) -> Result<Translated, Conf
     })
 }
 
-/// [`load_str`] on the file at `path`.
-pub fn load_file(path: &str, strict: bool) -> Result<Translated, ConfigErrors> {
-    let text = config::read(path)?;
-    load_str(path, &text, strict)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,7 +315,7 @@ impl<'a> Translator<'a> {
         if let Some(r) = body.iter().find(|x| x.name == "return") {
             // The rewrite phase answers before any location is chosen.
             self.out.line(3, "- path: /", Some(r));
-            self.location_body(r, &[], &inherited, None);
+            self.location_body(r, &[], &inherited);
             return;
         }
         let mut any = false;
@@ -406,17 +406,11 @@ impl<'a> Translator<'a> {
             self.fail(d.error(format!("location {path}: no proxy_pass or return (nginx would serve files; the edge does not)")));
             return;
         };
-        self.location_body(action, body, &inherited, Some(d));
+        self.location_body(action, body, &inherited);
     }
 
     /// The keys of one location: its action and the inherited settings.
-    fn location_body(
-        &mut self,
-        action: &'a Directive,
-        body: &'a [Directive],
-        s: &Inherited<'a>,
-        loc: Option<&Directive>,
-    ) {
+    fn location_body(&mut self, action: &'a Directive, body: &'a [Directive], s: &Inherited<'a>) {
         let at = Some(action);
         for x in body {
             match x.name.as_str() {
@@ -469,7 +463,7 @@ impl<'a> Translator<'a> {
         if let Some(log) = s.access_log {
             if log.args.first().is_some_and(|a| a == "off") {
                 self.out.line(4, "access_log: false", Some(log));
-            } else if loc.is_some() && body.contains(log) {
+            } else if body.contains(log) {
                 self.warn(log, "access_log in a location: the path is ignored; requests go to the edge's access log".into());
             }
         }

@@ -2,7 +2,7 @@
 
 use super::ctx::{RequestCtx, TryFailure, TunnelGuard};
 use super::errors::{answer, classify};
-use super::vars::{client_ip, SessionVars};
+use super::vars::{client_ip, maps_of, SessionVars};
 use crate::access_log;
 use crate::balance::PickInput;
 use crate::config::Balance;
@@ -16,6 +16,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The proxy of one listen address.
@@ -124,44 +125,43 @@ impl ProxyHttp for EdgeProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let runtime = self.runtime.load_full();
-        let req = session.req_header();
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri.host())
-            .unwrap_or("");
-        let host = crate::vars::host_of(host).into_owned();
-        let Some(path) = uri::normalize(req.uri.path()) else {
-            ctx.runtime = Some(runtime);
-            return self
-                .respond_local(session, 400, Bytes::from_static(b"400 Bad Request\n"))
-                .await;
-        };
-        let path = path.into_owned();
-        let route = match runtime.route(self.listener, &host, &path) {
-            Routed::Route(r) => Some(r.clone()),
-            Routed::AddSlash => None,
-            Routed::NotFound => {
-                ctx.runtime = Some(runtime);
-                return self
-                    .respond_local(session, 404, Bytes::from_static(b"404 Not Found\n"))
-                    .await;
+        // Route while the request header is borrowed (no copies of host or
+        // path); what the edge answers itself comes out as (status, body).
+        let routed = {
+            let req = session.req_header();
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| req.uri.host())
+                .unwrap_or("");
+            let host = crate::vars::host_of(host);
+            match uri::normalize(req.uri.path()) {
+                None => Err((400, Bytes::from_static(b"400 Bad Request\n"))),
+                Some(path) => match runtime.route(self.listener, &host, &path) {
+                    Routed::Route(r) => {
+                        if let Cow::Owned(normalized) = path {
+                            ctx.uri = Some(normalized);
+                        }
+                        Ok(r.clone())
+                    }
+                    Routed::AddSlash => {
+                        Err((301, add_slash_location(session, &host, &path).into()))
+                    }
+                    Routed::NotFound => Err((404, Bytes::from_static(b"404 Not Found\n"))),
+                },
             }
         };
         ctx.runtime = Some(runtime);
-        let Some(route) = route else {
-            let location = add_slash_location(session, &host, &path);
-            return self.respond_local(session, 301, location.into()).await;
+        let route = match routed {
+            Ok(route) => route,
+            Err((status, body)) => return self.respond_local(session, status, body).await,
         };
-        if path != session.req_header().uri.path() {
-            ctx.uri = Some(path);
-        }
         if let Action::Return { status, body } = &route.action {
             let vars = SessionVars {
                 session,
                 proxy_host: "",
-                maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
+                maps: maps_of(&ctx.runtime),
             };
             let (status, body) = (*status, Bytes::from(body.expand(&vars)));
             ctx.route = Some(route);
@@ -194,7 +194,7 @@ impl ProxyHttp for EdgeProxy {
                 let vars = SessionVars {
                     session,
                     proxy_host: &upstream.name,
-                    maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
+                    maps: maps_of(&ctx.runtime),
                 };
                 key.expand_into(&vars, &mut ctx.hash_key);
             }
@@ -312,7 +312,7 @@ impl ProxyHttp for EdgeProxy {
         let vars = SessionVars {
             session,
             proxy_host: &upstream.name,
-            maps: ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
+            maps: maps_of(&ctx.runtime),
         };
         let mut value = String::new();
         let mut connection_set = false;

@@ -14,6 +14,11 @@ pub struct SessionVars<'a> {
     pub maps: &'a [MapTable],
 }
 
+/// The maps of the tables a request routed with (none before routing).
+pub fn maps_of(runtime: &Option<std::sync::Arc<crate::runtime::Runtime>>) -> &[MapTable] {
+    runtime.as_deref().map_or(&[], |rt| &rt.maps)
+}
+
 fn inet(addr: Option<&pingora_core::protocols::l4::socket::SocketAddr>) -> Option<SocketAddr> {
     addr.and_then(|a| a.as_inet()).copied()
 }
