@@ -6,9 +6,10 @@
 //! that target to the configured access-log destination without blocking the
 //! request path.
 
+use crate::http1::RequestHead;
 use crate::proxy::RequestCtx;
-use pingora_proxy::Session;
 use std::fmt::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ON: AtomicBool = AtomicBool::new(false);
@@ -21,28 +22,18 @@ pub fn configure(on: bool, json: bool) {
     JSON.store(json, Ordering::Relaxed);
 }
 
-fn header<'a>(s: &'a Session, name: &str) -> &'a str {
-    s.req_header()
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
+fn header<'a>(req: &'a RequestHead, name: &str) -> &'a str {
+    req.fields.get_str(name).unwrap_or("-")
 }
 
-/// Logs the request that just ended with `status`.
-pub fn log(session: &Session, ctx: &RequestCtx, status: u16) {
+/// Logs the request `req` from `client` that just ended with `status`.
+pub fn log(req: &RequestHead, client: Option<SocketAddr>, ctx: &RequestCtx, status: u16) {
     if !ON.load(Ordering::Relaxed) {
         return;
     }
-    let req = session.req_header();
-    let remote = session
-        .client_addr()
-        .map(|a| a.to_string())
+    let remote = client
+        .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "-".into());
-    let remote = remote
-        .rsplit_once(':')
-        .map(|(ip, _)| ip.to_string())
-        .unwrap_or(remote);
     let upstream_addr = match (ctx.lease.as_ref(), ctx.last_pick, ctx.route.as_deref()) {
         (Some(l), _, _) => l.server().addr.to_string(),
         (None, Some(p), Some(r)) => match &r.action {
@@ -60,19 +51,19 @@ pub fn log(session: &Session, ctx: &RequestCtx, status: u16) {
         .try_start
         .map(|t| format!("{:.3}", t.elapsed().as_secs_f64()))
         .unwrap_or_else(|| "-".into());
-    let uri = req.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let bytes = session.body_bytes_sent();
+    let uri = req.target();
+    let bytes = ctx.body_sent;
     if JSON.load(Ordering::Relaxed) {
         tracing::info!(
             target: "access",
             remote_addr = %remote,
-            method = %req.method,
+            method = req.method(),
             uri,
-            protocol = ?req.version,
+            protocol = req.version(),
             status,
             body_bytes_sent = bytes,
-            referer = header(session, "referer"),
-            user_agent = header(session, "user-agent"),
+            referer = header(req, "referer"),
+            user_agent = header(req, "user-agent"),
             upstream_addr = %upstream_addr,
             upstream_status = %upstream_status,
             request_time = format_args!("{request_time:.3}"),
@@ -83,12 +74,12 @@ pub fn log(session: &Session, ctx: &RequestCtx, status: u16) {
         let now = chrono::Local::now().format("%d/%b/%Y:%H:%M:%S %z");
         let _ = write!(
             line,
-            "{remote} - - [{now}] \"{} {uri} {:?}\" {status} {bytes} \"{}\" \"{}\" upstream_addr={upstream_addr} \
+            "{remote} - - [{now}] \"{} {uri} {}\" {status} {bytes} \"{}\" \"{}\" upstream_addr={upstream_addr} \
              upstream_status={upstream_status} request_time={request_time:.3} upstream_response_time={upstream_time}",
-            req.method,
-            req.version,
-            header(session, "referer"),
-            header(session, "user-agent"),
+            req.method(),
+            req.version(),
+            header(req, "referer"),
+            header(req, "user-agent"),
         );
         tracing::info!(target: "access", "{line}");
     }

@@ -13,6 +13,7 @@ pub mod balance;
 pub mod config;
 pub mod drain;
 pub mod health;
+pub mod http1;
 pub mod logging;
 pub mod nginx;
 pub mod proxy;

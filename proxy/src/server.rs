@@ -5,7 +5,7 @@ use crate::admin::AdminApp;
 use crate::config::{ConfigErrors, Loaded};
 use crate::drain::Drain;
 use crate::health::HealthChecker;
-use crate::proxy::EdgeProxy;
+use crate::proxy::EdgeApp;
 use crate::reload::Reloader;
 use crate::runtime::{self, Runtime};
 use crate::source::{ConfigSource, Source};
@@ -106,8 +106,6 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
         threads: c.threads,
         work_stealing: c.work_stealing,
         upstream_keepalive_pool_size: c.upstream_keepalive_pool_size,
-        // Tries are bounded per request by next_upstream; Pingora's cap must not cut them short.
-        max_retries: 1024,
         grace_period_seconds: Some(c.grace_period.0.as_secs()),
         graceful_shutdown_timeout_seconds: Some(c.graceful_shutdown_timeout.0.as_secs()),
         pid_file: c.pid_file.clone(),
@@ -120,6 +118,7 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
         daemon: mode.daemon,
         ..Opt::default()
     };
+    runtime::set_total_cap(c.upstream_keepalive_pool_size);
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
     if !mode.daemon {
@@ -134,15 +133,11 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
     let shared = Arc::new(ArcSwap::from_pointee(rt));
     let listeners: Vec<SocketAddr> = shared.load().listeners.iter().map(|l| l.addr).collect();
     for (i, addr) in listeners.into_iter().enumerate() {
-        let proxy = EdgeProxy {
+        let app = EdgeApp {
             listener: i,
             runtime: shared.clone(),
         };
-        let mut svc = pingora_proxy::http_proxy_service_with_name(
-            &server.configuration,
-            proxy,
-            &format!("edge {addr}"),
-        );
+        let mut svc = Service::new(format!("edge {addr}"), app);
         svc.add_tcp(&addr.to_string());
         server.add_service(svc);
     }

@@ -1,5 +1,5 @@
-//! Per-request state. Dropped by Pingora after `logging` on every path, so
-//! the lease and tunnel guard in it always give back what they hold.
+//! Per-request state. Dropped when the request is accounted for, on every
+//! path, so the lease and tunnel guard in it always give back what they hold.
 
 use crate::admin::metrics;
 use crate::balance::{Pick, Tried};
@@ -44,12 +44,6 @@ pub struct RequestCtx {
     pub lease: Option<Lease>,
     /// The server of the last try, kept for logs and metrics after a failed lease.
     pub last_pick: Option<Pick>,
-    /// Why the last try failed, if it did.
-    pub failure: Option<TryFailure>,
-    /// No server could be picked at all.
-    pub no_live_server: bool,
-    /// The client asked for a protocol upgrade (WebSocket).
-    pub upgrade: bool,
     /// Status the upstream answered with.
     pub upstream_status: Option<u16>,
     /// When the current try started (for the upstream response time).
@@ -60,6 +54,8 @@ pub struct RequestCtx {
     pub hash_key: String,
     /// The client must be (re)pinned: send a sticky Set-Cookie with the response.
     pub sticky_new: bool,
+    /// Response body bytes sent to the client.
+    pub body_sent: u64,
 }
 
 impl RequestCtx {
@@ -75,14 +71,12 @@ impl RequestCtx {
             tries: 0,
             lease: None,
             last_pick: None,
-            failure: None,
-            no_live_server: false,
-            upgrade: false,
             upstream_status: None,
             try_start: None,
             tunnel: None,
             hash_key: String::new(),
             sticky_new: false,
+            body_sent: 0,
         }
     }
 }

@@ -150,6 +150,7 @@ fn resolve_servers(
                 addr,
                 codes: metrics().codes(upstream, &e.address),
                 cookie: cookie_value(addr, e.route.as_deref()),
+                idle: Default::default(),
             };
             if e.backup { &mut backup } else { &mut primary }.push((conf, server));
         }
@@ -201,7 +202,7 @@ fn assemble(
         balance,
         primary: pservers,
         backup: bservers,
-        keepalive: conf.is_none_or(|c| c.keepalive > 0),
+        keepalive: conf.map_or(32, |c| c.keepalive),
         keepalive_timeout: conf
             .map(|c| c.keepalive_timeout.0)
             .unwrap_or(Duration::from_secs(60)),

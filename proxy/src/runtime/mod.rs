@@ -4,10 +4,12 @@
 
 mod build;
 mod carry;
+mod idle;
 mod upstream;
 
 pub use build::build;
 pub use carry::carry_over;
+pub use idle::{set_total_cap, IdlePool};
 pub use upstream::{Lease, Server, Upstream};
 
 use crate::config::NextWhen;

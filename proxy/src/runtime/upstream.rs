@@ -22,6 +22,8 @@ pub struct Server {
     pub codes: CodeCounters,
     /// The sticky cookie value naming this server.
     pub cookie: String,
+    /// Idle keep-alive connections to it.
+    pub idle: super::IdlePool,
 }
 
 /// An upstream group.
@@ -35,8 +37,8 @@ pub struct Upstream {
     pub primary: Vec<Server>,
     /// Backup servers, parallel to the pool's backup tier.
     pub backup: Vec<Server>,
-    /// Whether upstream connections are kept alive for reuse.
-    pub keepalive: bool,
+    /// Idle connections kept per server for reuse (`keepalive`; 0 = none).
+    pub keepalive: usize,
     /// How long an idle upstream connection is kept.
     pub keepalive_timeout: std::time::Duration,
     /// Requests that reached no server (no live server).

@@ -1,0 +1,56 @@
+//! The edge's own answers: nginx's status codes, with short bodies that
+//! say what went wrong and where, so an operator reading one knows where
+//! to look.
+
+use super::ctx::TryFailure;
+use crate::http1::RequestHead;
+use std::net::SocketAddr;
+
+/// Body of a 400.
+pub const BAD_REQUEST: &[u8] = b"400 Bad Request\n";
+/// Body of nginx's 400 for a head over the size limit.
+pub const TOO_LARGE: &[u8] = b"400 Request Header Or Cookie Too Large\n";
+/// Body of a 404.
+pub const NOT_FOUND: &[u8] = b"404 Not Found\n";
+
+/// nginx's `auto_redirect` target: `http://HOST[:PORT]PATH/[?ARGS]`, the
+/// port being the listener's unless 80.
+pub fn add_slash_location(
+    head: &RequestHead,
+    host: &str,
+    path: &str,
+    local: Option<SocketAddr>,
+) -> String {
+    let port = local
+        .map(|a| a.port())
+        .filter(|p| *p != 80)
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let query = head.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("http://{host}{port}{path}/{query}")
+}
+
+/// Status and body after the last try at `upstream` failed (`failure`:
+/// its kind and what happened), or when no server could be tried at all.
+pub fn upstream_failed(
+    upstream: &str,
+    server: &str,
+    failure: Option<(TryFailure, &str)>,
+) -> (u16, String) {
+    match failure {
+        None => (
+            502,
+            format!("502 Bad Gateway: no live server in upstream \"{upstream}\"\n"),
+        ),
+        Some((TryFailure::Timeout, what)) => (
+            504,
+            format!(
+                "504 Gateway Timeout: upstream \"{upstream}\" (last server {server}): {what}\n"
+            ),
+        ),
+        Some((TryFailure::Error, what)) => (
+            502,
+            format!("502 Bad Gateway: upstream \"{upstream}\" (last server {server}): {what}\n"),
+        ),
+    }
+}

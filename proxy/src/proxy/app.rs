@@ -1,0 +1,93 @@
+//! The edge's HTTP/1.x server on one listen address, run by Pingora's
+//! listener and server lifecycle (graceful stop, binary upgrade): reads
+//! requests off a client connection one after another, serves each, and
+//! accounts for it in metrics and the access log.
+
+use super::answer;
+use super::ctx::RequestCtx;
+use super::downstream::{Downstream, HeadFail};
+use super::exchange::{Exchange, Outcome};
+use super::respond;
+use crate::access_log;
+use crate::http1::HeadError;
+use crate::runtime::{Action, Runtime};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora_core::apps::ServerApp;
+use pingora_core::protocols::Stream;
+use pingora_core::server::ShutdownWatch;
+use std::sync::Arc;
+
+/// The proxy of one listen address.
+pub struct EdgeApp {
+    /// Index of this listener in [`Runtime::listeners`].
+    pub listener: usize,
+    /// The current tables; replaced whole on reload. Each request takes a
+    /// snapshot, so a reload never changes a request midway.
+    pub runtime: Arc<ArcSwap<Runtime>>,
+}
+
+#[async_trait]
+impl ServerApp for EdgeApp {
+    async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let mut down = Downstream::new(io);
+        loop {
+            let head = match down.read_head().await {
+                Ok(head) => head,
+                Err(HeadFail::Gone) => return None,
+                Err(HeadFail::Bad(e)) => {
+                    let body = match e {
+                        HeadError::TooLarge => answer::TOO_LARGE,
+                        HeadError::Malformed => answer::BAD_REQUEST,
+                    };
+                    let mut out = Vec::new();
+                    respond::write_local(&mut out, 400, body, false, 1);
+                    let _ = down.write(&out).await;
+                    return None;
+                }
+            };
+            let mut ctx = RequestCtx::new();
+            let closing = *shutdown.borrow();
+            let outcome = Exchange {
+                down: &mut down,
+                head: &head,
+                ctx: &mut ctx,
+                closing,
+            }
+            .run(self.listener, self.runtime.load_full())
+            .await;
+            account(&ctx, outcome);
+            if ctx.route.as_deref().is_none_or(|r| r.access_log) {
+                access_log::log(&head, down.client, &ctx, outcome.status);
+            }
+            if !outcome.keep {
+                return None;
+            }
+        }
+    }
+}
+
+/// Counts the request in the metrics of its server, its upstream, or the
+/// edge's own answers.
+fn account(ctx: &RequestCtx, outcome: Outcome) {
+    let seconds = ctx.start.elapsed().as_secs_f64();
+    let proxied = ctx.route.as_deref().and_then(|r| match &r.action {
+        Action::Proxy { upstream, .. } => Some(upstream),
+        Action::Return { .. } => None,
+    });
+    match proxied {
+        Some(upstream) => {
+            match ctx.last_pick {
+                Some(p) => upstream.server(p).codes.count(outcome.status),
+                None => upstream.unserved.count(outcome.status),
+            }
+            upstream.duration.observe(seconds);
+        }
+        None => {
+            if let Some(rt) = &ctx.runtime {
+                rt.local_codes.count(outcome.status);
+                rt.local_duration.observe(seconds);
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! What goes back to the client: the upstream's response relayed (head
+//! rewritten for this connection, body streamed as it arrives), or an
+//! answer the edge gives itself.
+
+use super::downstream::Downstream;
+use super::forward::field;
+use super::upstream::UpConn;
+use crate::http1::{BodyMeter, Framing, ResponseHead};
+use std::time::Duration;
+
+/// Hop-by-hop fields the edge sets itself for the client's connection.
+fn hop_by_hop(name: &str) -> bool {
+    ["connection", "keep-alive", "proxy-connection"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// The status line.
+fn status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    let reason = match reason {
+        "" => http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or(""),
+        r => r,
+    };
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `Connection` for the client: `close`, or `keep-alive` for an HTTP/1.0
+/// client that keeps it (HTTP/1.1 keeps by default).
+fn connection(out: &mut Vec<u8>, keep: bool, client_minor: u8) {
+    if !keep {
+        field(out, "connection", b"close");
+    } else if client_minor == 0 {
+        field(out, "connection", b"keep-alive");
+    }
+}
+
+/// Appends the head of an upstream response as the client gets it.
+/// `decode` drops `Transfer-Encoding` (the body is un-chunked for an
+/// HTTP/1.0 client); `cookie` is a sticky `Set-Cookie` to add.
+pub fn write_head(
+    out: &mut Vec<u8>,
+    resp: &ResponseHead,
+    keep: bool,
+    client_minor: u8,
+    decode: bool,
+    cookie: Option<&str>,
+) {
+    status_line(out, resp.status, resp.reason());
+    let upgrade = resp.status == 101;
+    for (name, value) in resp.fields.iter() {
+        let skip = (!upgrade && hop_by_hop(name))
+            || (decode && name.eq_ignore_ascii_case("transfer-encoding"));
+        if !skip {
+            field(out, name, value);
+        }
+    }
+    if let Some(c) = cookie {
+        field(out, "set-cookie", c.as_bytes());
+    }
+    if !upgrade {
+        connection(out, keep, client_minor);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a whole answer of the edge's own: `text/plain` with `body`, or
+/// for a redirect, `Location: body` and no body.
+pub fn write_local(out: &mut Vec<u8>, status: u16, body: &[u8], keep: bool, client_minor: u8) {
+    status_line(out, status, "");
+    let redirect = (301..=308).contains(&status);
+    if redirect {
+        field(out, "location", body);
+        field(out, "content-length", b"0");
+    } else {
+        field(out, "content-type", b"text/plain");
+        field(out, "content-length", body.len().to_string().as_bytes());
+    }
+    connection(out, keep, client_minor);
+    out.extend_from_slice(b"\r\n");
+    if !redirect {
+        out.extend_from_slice(body);
+    }
+}
+
+/// Where relaying a response body stopped early.
+#[derive(Debug)]
+pub enum RelayFail {
+    /// The client is gone.
+    Client,
+    /// The server failed mid-body (the client's response is cut short).
+    Upstream(String),
+}
+
+/// Sends `out` (the response head) followed by the response body read
+/// from `up`: the head and the body bytes that came with it in one write,
+/// then the rest as it arrives. Counts the body bytes sent in `sent`.
+pub async fn relay_body(
+    down: &mut Downstream,
+    up: &mut UpConn,
+    mut out: Vec<u8>,
+    framing: Framing,
+    decode: bool,
+    read_timeout: Duration,
+    sent: &mut u64,
+) -> Result<(), RelayFail> {
+    let mut meter = BodyMeter::new(framing);
+    loop {
+        let before = out.len();
+        let n = meter
+            .take(&up.buf, decode.then_some(&mut out))
+            .map_err(|_| RelayFail::Upstream("invalid chunked response body".into()))?;
+        if !decode {
+            out.extend_from_slice(&up.buf[..n]);
+        }
+        let _ = up.buf.split_to(n);
+        *sent += (out.len() - before) as u64;
+        // Whatever is ready goes out before waiting for more.
+        if !out.is_empty() {
+            down.write(&out).await.map_err(|_| RelayFail::Client)?;
+            out.clear();
+        }
+        if meter.done() {
+            return Ok(());
+        }
+        match up.read_more(read_timeout).await {
+            Ok(0) if meter.close() => {}
+            Ok(0) => {
+                return Err(RelayFail::Upstream(
+                    "server closed the connection mid-body".into(),
+                ))
+            }
+            Ok(_) => {}
+            Err(f) => return Err(RelayFail::Upstream(format!("reading the body: {f}"))),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! A connection to an upstream server: taken from the server's idle pool
+//! or opened, and given back when its last response left it reusable.
+
+use super::io::{timed, Fail};
+use crate::http1::ResponseHead;
+use crate::runtime::Server;
+use bytes::BytesMut;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why no response head came back.
+#[derive(Debug)]
+pub enum ResponseFail {
+    /// Timed out, closed or broken.
+    Io(Fail),
+    /// Not an HTTP/1.x response.
+    Bad,
+}
+
+/// One upstream connection in use.
+pub struct UpConn {
+    stream: TcpStream,
+    /// Bytes read and not forwarded yet.
+    pub buf: BytesMut,
+    /// It came from the idle pool (a failure may just mean it went stale).
+    pub reused: bool,
+    /// Response bytes received on it for this request.
+    pub received: usize,
+}
+
+impl UpConn {
+    /// An idle connection of `server`, or a new one.
+    pub async fn open(
+        server: &Server,
+        max_idle: Duration,
+        connect_timeout: Duration,
+    ) -> Result<UpConn, Fail> {
+        let (stream, reused) = match server.idle.take(max_idle) {
+            Some(s) => (s, true),
+            None => {
+                let s = timed(connect_timeout, TcpStream::connect(server.addr)).await?;
+                s.set_nodelay(true).map_err(Fail::Io)?;
+                (s, false)
+            }
+        };
+        Ok(UpConn {
+            stream,
+            buf: BytesMut::new(),
+            reused,
+            received: 0,
+        })
+    }
+
+    /// Writes `bytes` to the server.
+    pub async fn write(&mut self, bytes: &[u8], limit: Duration) -> Result<(), Fail> {
+        timed(limit, self.stream.write_all(bytes)).await
+    }
+
+    /// Reads more of the response into the buffer; `Ok(0)` when the server closed.
+    pub async fn read_more(&mut self, limit: Duration) -> Result<usize, Fail> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let n = timed(limit, self.stream.read_buf(&mut self.buf)).await?;
+        self.received += n;
+        Ok(n)
+    }
+
+    /// The next response head; informational ones (`100 Continue`) are
+    /// skipped, `101` is returned.
+    pub async fn read_head(&mut self, limit: Duration) -> Result<ResponseHead, ResponseFail> {
+        loop {
+            if !self.buf.is_empty() {
+                match ResponseHead::parse(&mut self.buf).map_err(|_| ResponseFail::Bad)? {
+                    Some(h) if (100..200).contains(&h.status) && h.status != 101 => continue,
+                    Some(h) => return Ok(h),
+                    None => {}
+                }
+            }
+            match self.read_more(limit).await {
+                Ok(0) => return Err(ResponseFail::Io(Fail::Closed)),
+                Ok(_) => {}
+                Err(f) => return Err(ResponseFail::Io(f)),
+            }
+        }
+    }
+
+    /// The socket, for a tunnel.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Parks the connection in `server`'s idle pool.
+    pub fn release(self, server: &Server, keep: usize) {
+        if self.buf.is_empty() {
+            server.idle.put(self.stream, keep);
+        }
+    }
+}
