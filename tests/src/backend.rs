@@ -4,9 +4,11 @@
 //!
 //! Every backend
 //! - answers any request with JSON naming itself and the request it got
-//!   (`{"name", "method", "path", "version", "headers": [[name, value], ...]}`,
-//!   `version` being the request line's, e.g. `HTTP/1.0`), header lines
-//!   kept in order and unmerged so a test can see duplicates;
+//!   (`{"name", "method", "path", "version", "headers": [[name, value], ...],
+//!   "body_len", "body"}`, `version` being the request line's, e.g.
+//!   `HTTP/1.0`), header lines kept in order and unmerged so a test can see
+//!   duplicates, the body read whole (de-chunked) and given as its length
+//!   and as lossy UTF-8; a body that cannot be read whole gets a 400;
 //! - holds `/hold` requests open until [`Backend::release_held`], counting
 //!   them in flight (for least_conn);
 //! - upgrades `/ws` to a WebSocket that first says `hello NAME`, then echoes
@@ -22,13 +24,14 @@
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -260,10 +263,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// The JSON every answer carries.
-fn describe(shared: &Shared, req: &Request) -> Json<Value> {
-    let headers: Vec<[String; 2]> = req
-        .headers()
+/// The JSON every answer carries: the request's head and its `body`.
+fn describe(shared: &Shared, head: &Parts, body: &[u8]) -> Response {
+    let headers: Vec<[String; 2]> = head
+        .headers
         .iter()
         .map(|(k, v)| {
             [
@@ -274,17 +277,37 @@ fn describe(shared: &Shared, req: &Request) -> Json<Value> {
         .collect();
     Json(json!({
         "name": shared.name,
-        "method": req.method().as_str(),
-        "path": req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
-        "version": format!("{:?}", req.version()),
+        "method": head.method.as_str(),
+        "path": head.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+        "version": format!("{:?}", head.version),
         "headers": headers,
+        "body_len": body.len(),
+        "body": String::from_utf8_lossy(body),
     }))
+    .into_response()
 }
 
-async fn report(State(shared): State<Arc<Shared>>, req: Request) -> Json<Value> {
+/// Splits `req` into its head and its whole body; a body that breaks off
+/// (or is malformed) is answered with a 400 naming the error.
+async fn read_whole(req: Request) -> Result<(Parts, Vec<u8>), Response> {
+    let (head, body) = req.into_parts();
+    match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => Ok((head, bytes.to_vec())),
+        Err(e) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("the backend could not read the request body: {e}\n"),
+        )
+            .into_response()),
+    }
+}
+
+async fn report(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let _inflight = Gauge::enter(&shared, |s| &s.inflight);
-    describe(&shared, &req)
+    match read_whole(req).await {
+        Ok((head, body)) => describe(&shared, &head, &body),
+        Err(refused) => refused,
+    }
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
@@ -294,14 +317,18 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
     (code, "health\n").into_response()
 }
 
-async fn hold(State(shared): State<Arc<Shared>>, req: Request) -> Json<Value> {
+async fn hold(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     // Subscribe before being counted: a release seen after the count
     // reaches the test must reach this request too.
     let mut released = shared.release.subscribe();
     let _inflight = Gauge::enter(&shared, |s| &s.inflight);
+    let whole = read_whole(req).await;
     let _ = released.changed().await;
-    describe(&shared, &req)
+    match whole {
+        Ok((head, body)) => describe(&shared, &head, &body),
+        Err(refused) => refused,
+    }
 }
 
 async fn websocket(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Response {

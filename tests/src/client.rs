@@ -4,12 +4,16 @@
 //! clients from one machine), sending arbitrary header lines, and sending raw
 //! bytes that are not HTTP at all.
 //!
-//! One request per connection (`Connection: close`), so every request is an
-//! independent client as far as the proxy is concerned.
+//! [`Request`] makes one request per connection (`Connection: close`), so
+//! every request is an independent client as far as the proxy is concerned.
+//! [`Conn`] is the other way round: one connection driven by hand, for what
+//! happens between requests (keep-alive, pipelining, `100 Continue`, HEAD,
+//! when the proxy closes), every read bounded by [`READ_LIMIT`].
 
 use serde_json::Value;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -221,84 +225,232 @@ fn bad(what: impl Into<String>) -> io::Error {
 /// Reads one response: head, then a body delimited by Content-Length,
 /// chunked encoding, or the end of the connection.
 pub async fn read_response(stream: &mut TcpStream) -> io::Result<Response> {
-    let mut buf = Vec::with_capacity(4096);
-    let (status, headers, head_len) = loop {
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(bad(format!(
-                "connection closed before a complete response head ({} bytes: {:?})",
-                buf.len(),
-                String::from_utf8_lossy(&buf)
-            )));
-        }
-        let mut slots = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut slots);
-        if let httparse::Status::Complete(n) = parsed.parse(&buf).map_err(|e| bad(e.to_string()))? {
-            let headers = parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    let value = String::from_utf8_lossy(h.value).into_owned();
-                    (h.name.to_ascii_lowercase(), value)
-                })
-                .collect::<Vec<_>>();
-            break (parsed.code.unwrap_or(0), headers, n);
-        }
+    let mut reader = Reader {
+        stream,
+        buf: Vec::with_capacity(4096),
+        limit: None,
     };
-    let mut body = buf.split_off(head_len);
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let chunked =
-        find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        body = read_chunked(stream, body).await?;
-    } else if let Some(len) = find("content-length") {
-        let len: usize = len.trim().parse().map_err(|_| bad("bad content-length"))?;
-        while body.len() < len {
-            if stream.read_buf(&mut body).await? == 0 {
-                return Err(bad(format!("body ended at {} of {len} bytes", body.len())));
-            }
-        }
-        body.truncate(len);
-    } else if !(status == 204 || status == 304 || (100..200).contains(&status)) {
-        stream.read_to_end(&mut body).await?;
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    reader.message(false).await
 }
 
-/// Decodes a chunked body; `pending` holds bytes already read past the head.
-async fn read_chunked(stream: &mut TcpStream, mut pending: Vec<u8>) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = loop {
-            if let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
-                break i;
-            }
-            if stream.read_buf(&mut pending).await? == 0 {
-                return Err(bad("chunked body ended early"));
+/// How long each read of a [`Conn`] may wait for bytes.
+pub const READ_LIMIT: Duration = Duration::from_secs(10);
+
+/// One client connection driven by hand: send any bytes, read responses one
+/// at a time. Bytes read past a response stay buffered for the next one, so
+/// pipelined and keep-alive responses come out one by one. Every read gives
+/// up after [`READ_LIMIT`] with an error that shows what had arrived.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    /// Connects to `target`.
+    pub async fn open(target: SocketAddr) -> io::Result<Conn> {
+        let stream = TcpStream::connect(target).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Writes `bytes` as they are.
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    fn reader(&mut self) -> Reader<'_> {
+        Reader {
+            stream: &mut self.stream,
+            buf: std::mem::take(&mut self.buf),
+            limit: Some(READ_LIMIT),
+        }
+    }
+
+    /// Reads the next response, interim ones (`100 Continue`) included: a
+    /// 1xx, 204 or 304 has no body, others are delimited by Content-Length,
+    /// chunked encoding (trailers read and dropped) or the connection's end.
+    pub async fn response(&mut self) -> io::Result<Response> {
+        self.read(false).await
+    }
+
+    /// Reads the next response as the answer to a `HEAD`: a head only,
+    /// whatever its Content-Length or Transfer-Encoding say.
+    pub async fn head_response(&mut self) -> io::Result<Response> {
+        self.read(true).await
+    }
+
+    async fn read(&mut self, bodiless: bool) -> io::Result<Response> {
+        let mut reader = self.reader();
+        let result = reader.message(bodiless).await;
+        self.buf = reader.buf;
+        result
+    }
+
+    /// Waits until the peer closes the connection and returns the bytes
+    /// that arrived before the end (buffered ones included); a reset counts
+    /// as a close. An error if the connection is still open after
+    /// [`READ_LIMIT`].
+    pub async fn closed(&mut self) -> io::Result<Vec<u8>> {
+        let mut reader = self.reader();
+        let result = loop {
+            match reader.fill().await {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break Ok(()),
+                Err(e) => break Err(e),
             }
         };
-        let size_text = String::from_utf8_lossy(&pending[..line_end]).into_owned();
-        let size_hex = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| bad(format!("bad chunk size {size_text:?}")))?;
-        pending.drain(..line_end + 2);
-        if size == 0 {
-            return Ok(body);
+        let rest = std::mem::take(&mut reader.buf);
+        result.map(|()| rest)
+    }
+}
+
+/// Reads messages from a stream through a buffer that keeps what follows
+/// the message read.
+struct Reader<'a> {
+    stream: &'a mut TcpStream,
+    buf: Vec<u8>,
+    /// A bound on each read.
+    limit: Option<Duration>,
+}
+
+impl Reader<'_> {
+    /// Reads more bytes into the buffer; `Ok(0)` at the end of the stream.
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(16 * 1024);
         }
-        while pending.len() < size + 2 {
-            if stream.read_buf(&mut pending).await? == 0 {
-                return Err(bad("chunk ended early"));
+        let read = self.stream.read_buf(&mut self.buf);
+        let Some(limit) = self.limit else {
+            return read.await;
+        };
+        match tokio::time::timeout(limit, read).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "nothing more arrived within {limit:?}; {} bytes pending: {:?}",
+                    self.buf.len(),
+                    String::from_utf8_lossy(&self.buf[..self.buf.len().min(2048)])
+                ),
+            )),
+        }
+    }
+
+    /// Reads one response; `bodiless` for the answer to a HEAD.
+    async fn message(&mut self, bodiless: bool) -> io::Result<Response> {
+        let (status, headers) = self.head().await?;
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let chunked =
+            find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let body = if bodiless || status == 204 || status == 304 || (100..200).contains(&status) {
+            Vec::new()
+        } else if chunked {
+            self.chunked().await?
+        } else if let Some(len) = find("content-length") {
+            let len: usize = len.trim().parse().map_err(|_| bad("bad content-length"))?;
+            while self.buf.len() < len {
+                if self.fill().await? == 0 {
+                    return Err(bad(format!(
+                        "body ended at {} of {len} bytes",
+                        self.buf.len()
+                    )));
+                }
+            }
+            self.buf.drain(..len).collect()
+        } else {
+            while self.fill().await? > 0 {}
+            std::mem::take(&mut self.buf)
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Reads and consumes a response head: the status and header lines.
+    async fn head(&mut self) -> io::Result<(u16, Vec<(String, String)>)> {
+        loop {
+            if !self.buf.is_empty() {
+                let mut slots = [httparse::EMPTY_HEADER; 64];
+                let mut parsed = httparse::Response::new(&mut slots);
+                let status = parsed.parse(&self.buf).map_err(|e| {
+                    bad(format!(
+                        "{e} in a response head: {:?}",
+                        String::from_utf8_lossy(&self.buf[..self.buf.len().min(2048)])
+                    ))
+                })?;
+                if let httparse::Status::Complete(n) = status {
+                    let headers = parsed
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            let value = String::from_utf8_lossy(h.value).into_owned();
+                            (h.name.to_ascii_lowercase(), value)
+                        })
+                        .collect::<Vec<_>>();
+                    let code = parsed.code.unwrap_or(0);
+                    self.buf.drain(..n);
+                    return Ok((code, headers));
+                }
+            }
+            if self.fill().await? == 0 {
+                return Err(bad(format!(
+                    "connection closed before a complete response head ({} bytes: {:?})",
+                    self.buf.len(),
+                    String::from_utf8_lossy(&self.buf)
+                )));
             }
         }
-        body.extend_from_slice(&pending[..size]);
-        pending.drain(..size + 2);
+    }
+
+    /// Consumes one CRLF-terminated line and returns it without the CRLF.
+    async fn line(&mut self, what: &str) -> io::Result<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = self.buf[..i].to_vec();
+                self.buf.drain(..i + 2);
+                return Ok(line);
+            }
+            if self.fill().await? == 0 {
+                return Err(bad(format!("the connection ended inside {what}")));
+            }
+        }
+    }
+
+    /// Decodes a chunked body, consuming its trailer section too.
+    async fn chunked(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let size_line = self.line("a chunk size line").await?;
+            let size_text = String::from_utf8_lossy(&size_line).into_owned();
+            let size_hex = size_text.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_hex, 16)
+                .map_err(|_| bad(format!("bad chunk size {size_text:?}")))?;
+            if size == 0 {
+                while !self.line("the trailer section").await?.is_empty() {}
+                return Ok(body);
+            }
+            while self.buf.len() < size + 2 {
+                if self.fill().await? == 0 {
+                    return Err(bad("chunk ended early"));
+                }
+            }
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(bad(format!("chunk of {size} bytes not followed by CRLF")));
+            }
+            body.extend(self.buf.drain(..size + 2).take(size));
+        }
     }
 }

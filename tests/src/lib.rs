@@ -15,8 +15,8 @@
 //! | [`edge`] | running the edge: in the foreground, or to its exit (`-t`) |
 //! | [`nginx`] | running the real nginx with the same upstream block, or any http-context text |
 //! | [`nginx_conf`] | the edge on nginx configs, `-t` and `convert`; tables of answers compared with nginx's |
-//! | [`backend`] | in-process HTTP + WebSocket backends that report what they saw |
-//! | [`client`] | a small HTTP/1.1 client that can pick its source address |
+//! | [`backend`] | in-process HTTP + WebSocket backends that report what they saw (bodies too) |
+//! | [`client`] | a small HTTP/1.1 client that can pick its source address; raw connections driven by hand |
 //! | [`ws`] | a WebSocket client |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
 

@@ -162,4 +162,39 @@ mod tests {
         assert_eq!(whole(b"1\r\nab").map(|x| x.2), Err(ChunkError));
         assert_eq!(whole(b"ffffffffffffffff\r\n").map(|x| x.2), Err(ChunkError));
     }
+
+    proptest::proptest! {
+        /// Any chunking of any payload, fed in any pieces, ends exactly at
+        /// the body's end with the payload intact.
+        #[test]
+        fn any_chunking_fed_in_any_pieces(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            sizes in proptest::collection::vec(1usize..700, 1..20),
+            cuts in proptest::collection::vec(1usize..300, 1..40),
+            ext in proptest::bool::ANY,
+        ) {
+            let mut body = Vec::new();
+            let (mut at, mut k) = (0, 0);
+            while at < payload.len() {
+                let n = sizes[k % sizes.len()].min(payload.len() - at);
+                body.extend_from_slice(format!("{n:x}{}\r\n", if ext { ";a=b" } else { "" }).as_bytes());
+                body.extend_from_slice(&payload[at..at + n]);
+                body.extend_from_slice(b"\r\n");
+                at += n;
+                k += 1;
+            }
+            body.extend_from_slice(b"0\r\nTrailer: x\r\n\r\n");
+            let whole = body.len();
+            body.extend_from_slice(b"GET / HTTP/1.1\r\n");
+            let (mut c, mut got, mut pos, mut k) = (Chunked::default(), Vec::new(), 0, 0);
+            while !c.done() {
+                proptest::prop_assert!(pos < body.len(), "the end was not found");
+                let end = (pos + cuts[k % cuts.len()]).min(body.len());
+                pos += c.scan(&body[pos..end], Some(&mut got)).unwrap();
+                k += 1;
+            }
+            proptest::prop_assert_eq!(pos, whole);
+            proptest::prop_assert_eq!(got, payload);
+        }
+    }
 }

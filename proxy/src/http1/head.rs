@@ -145,11 +145,13 @@ fn split(buf: &mut BytesMut, n: usize, mut fields: Fields) -> (Bytes, Fields) {
     (raw, fields)
 }
 
-fn partial(buf: &BytesMut) -> Result<Option<()>, HeadError> {
-    if buf.len() >= MAX_HEAD {
-        Err(HeadError::TooLarge)
-    } else {
-        Ok(None)
+/// The head's length once complete; an incomplete head may still grow
+/// up to [`MAX_HEAD`].
+fn complete(status: httparse::Status<usize>, buf: &BytesMut) -> Result<Option<usize>, HeadError> {
+    match status {
+        httparse::Status::Complete(n) => Ok(Some(n)),
+        httparse::Status::Partial if buf.len() >= MAX_HEAD => Err(HeadError::TooLarge),
+        httparse::Status::Partial => Ok(None),
     }
 }
 
@@ -171,9 +173,9 @@ impl RequestHead {
     pub fn parse(buf: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut req = httparse::Request::new(&mut headers);
-        let n = match req.parse(buf).map_err(parse_error)? {
-            httparse::Status::Complete(n) => n,
-            httparse::Status::Partial => return partial(buf).map(|_| None),
+        let status = req.parse(buf).map_err(parse_error)?;
+        let Some(n) = complete(status, buf)? else {
+            return Ok(None);
         };
         let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
             return Err(HeadError::Malformed);
@@ -324,9 +326,8 @@ impl ResponseHead {
             .allow_obsolete_multiline_headers_in_responses(true)
             .parse_response(&mut resp, buf)
             .map_err(parse_error)?;
-        let n = match status {
-            httparse::Status::Complete(n) => n,
-            httparse::Status::Partial => return partial(buf).map(|_| None),
+        let Some(n) = complete(status, buf)? else {
+            return Ok(None);
         };
         let (Some(code), Some(minor)) = (resp.code, resp.version) else {
             return Err(HeadError::Malformed);
