@@ -145,10 +145,11 @@ fn split(buf: &mut BytesMut, n: usize, mut fields: Fields) -> (Bytes, Fields) {
     (raw, fields)
 }
 
-/// The head's length once complete; an incomplete head may still grow
-/// up to [`MAX_HEAD`].
+/// The head's length once complete; a head (complete or still growing)
+/// over [`MAX_HEAD`] is refused, however many reads brought it.
 fn complete(status: httparse::Status<usize>, buf: &BytesMut) -> Result<Option<usize>, HeadError> {
     match status {
+        httparse::Status::Complete(n) if n > MAX_HEAD => Err(HeadError::TooLarge),
         httparse::Status::Complete(n) => Ok(Some(n)),
         httparse::Status::Partial if buf.len() >= MAX_HEAD => Err(HeadError::TooLarge),
         httparse::Status::Partial => Ok(None),
@@ -408,6 +409,8 @@ mod tests {
         assert!(req("GET / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
         assert_eq!(req(&big).unwrap_err(), HeadError::TooLarge);
+        // Refused too when the whole head arrived in one read.
+        assert_eq!(req(&format!("{big}\r\n")).unwrap_err(), HeadError::TooLarge);
         assert_eq!(req("NOT HTTP\r\n\r\n").unwrap_err(), HeadError::Malformed);
     }
 
