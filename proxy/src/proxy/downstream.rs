@@ -1,12 +1,12 @@
 //! The client's connection: its read buffer, addresses and timeouts.
 
-use super::io::{timed, Fail};
+use super::io::{read_into, timed, Fail};
 use crate::http1::{HeadError, RequestHead};
 use bytes::BytesMut;
 use pingora_core::protocols::Stream;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// How long the client may take to send a head or body part, and to take
 /// a write (nginx's `client_header_timeout`, `client_body_timeout` and
@@ -59,10 +59,7 @@ impl Downstream {
 
     /// Reads more bytes into the buffer; `Ok(0)` when the client closed.
     pub async fn read_more(&mut self) -> Result<usize, Fail> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-            self.buf.reserve(READ_CHUNK);
-        }
-        timed(CLIENT_TIMEOUT, self.io.read_buf(&mut self.buf)).await
+        read_into(&mut self.io, &mut self.buf, READ_CHUNK, CLIENT_TIMEOUT).await
     }
 
     /// The next request head.

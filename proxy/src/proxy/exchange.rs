@@ -16,6 +16,7 @@ use crate::config::Balance;
 use crate::http1::{BodyMeter, Framing, RequestHead};
 use crate::routing::uri;
 use crate::runtime::{Action, Lease, Route, Routed, Runtime, Upstream};
+use bytes::BytesMut;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
@@ -197,8 +198,7 @@ impl Exchange<'_> {
             let Some(lease) = self.pick(upstream) else {
                 return self.fail(upstream, last.as_ref()).await;
             };
-            let started = Instant::now();
-            self.ctx.try_start = Some(started);
+            self.ctx.try_start = Some(Instant::now());
             self.ctx.tries += 1;
             self.ctx.last_pick = Some(lease.pick);
             self.ctx.lease = Some(lease);
@@ -221,6 +221,22 @@ impl Exchange<'_> {
         }
     }
 
+    /// The next bytes of the request body, read from the client when none
+    /// are buffered. A client that leaves ends the request (499); a broken
+    /// chunked body is answered with a 400.
+    async fn body_part(&mut self, body: &mut BodyMeter) -> Result<BytesMut, Outcome> {
+        if self.down.buf.is_empty() {
+            match self.down.read_more().await {
+                Ok(n) if n > 0 => {}
+                _ => return Err(Outcome::closed(499)),
+            }
+        }
+        match body.take(&self.down.buf, None) {
+            Ok(n) => Ok(self.down.buf.split_to(n)),
+            Err(_) => Err(self.local(400, answer::BAD_REQUEST, false).await),
+        }
+    }
+
     /// Reads the request body into `out` until it ends or `out` reaches `limit`.
     async fn buffer_body(
         &mut self,
@@ -229,18 +245,7 @@ impl Exchange<'_> {
         limit: usize,
     ) -> Result<(), Outcome> {
         while !body.done() && out.len() < limit {
-            if self.down.buf.is_empty() {
-                match self.down.read_more().await {
-                    Ok(n) if n > 0 => {}
-                    _ => return Err(Outcome::closed(499)),
-                }
-            }
-            let n = match body.take(&self.down.buf, None) {
-                Ok(n) => n,
-                Err(_) => return Err(self.local(400, answer::BAD_REQUEST, false).await),
-            };
-            out.extend_from_slice(&self.down.buf[..n]);
-            let _ = self.down.buf.split_to(n);
+            out.extend_from_slice(&self.body_part(body).await?);
         }
         Ok(())
     }
@@ -253,22 +258,8 @@ impl Exchange<'_> {
         route: &Route,
     ) -> Result<(), TryEnd> {
         while !body.done() {
-            if self.down.buf.is_empty() {
-                match self.down.read_more().await {
-                    Ok(n) if n > 0 => {}
-                    _ => return Err(TryEnd::Done(Outcome::closed(499))),
-                }
-            }
-            let n = match body.take(&self.down.buf, None) {
-                Ok(n) => n,
-                Err(_) => {
-                    return Err(TryEnd::Done(
-                        self.local(400, answer::BAD_REQUEST, false).await,
-                    ))
-                }
-            };
-            let chunk = self.down.buf.split_to(n);
-            if let Err(f) = up.write(&chunk, route.send_timeout).await {
+            let part = self.body_part(body).await.map_err(TryEnd::Done)?;
+            if let Err(f) = up.write(&part, route.send_timeout).await {
                 return Err(TryEnd::Failed(TryFail::new(
                     f,
                     "sending the request body",

@@ -1,10 +1,12 @@
 //! Socket operations with a time limit, and what ends them.
 
+use bytes::BytesMut;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How an operation on a connection ended without success.
 #[derive(Debug)]
@@ -41,4 +43,18 @@ pub async fn timed<T>(limit: Duration, op: impl Future<Output = io::Result<T>>) 
         },
     };
     result.map_err(Fail::Io)
+}
+
+/// Reads what `from` has into `buf` (growing it by `chunk` when less than a
+/// quarter of that is free), for at most `limit`; `Ok(0)` when the peer closed.
+pub async fn read_into<R: AsyncRead + Unpin>(
+    from: &mut R,
+    buf: &mut BytesMut,
+    chunk: usize,
+    limit: Duration,
+) -> Result<usize, Fail> {
+    if buf.capacity() - buf.len() < chunk / 4 {
+        buf.reserve(chunk);
+    }
+    timed(limit, from.read_buf(buf)).await
 }

@@ -1,12 +1,12 @@
 //! A connection to an upstream server: taken from the server's idle pool
 //! or opened, and given back when its last response left it reusable.
 
-use super::io::{timed, Fail};
+use super::io::{read_into, timed, Fail};
 use crate::http1::ResponseHead;
 use crate::runtime::Server;
 use bytes::BytesMut;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -61,10 +61,7 @@ impl UpConn {
 
     /// Reads more of the response into the buffer; `Ok(0)` when the server closed.
     pub async fn read_more(&mut self, limit: Duration) -> Result<usize, Fail> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
-        }
-        let n = timed(limit, self.stream.read_buf(&mut self.buf)).await?;
+        let n = read_into(&mut self.stream, &mut self.buf, READ_CHUNK, limit).await?;
         self.received += n;
         Ok(n)
     }
