@@ -1,0 +1,11 @@
+//! Configuration: the JSON5 file (`file`), durations (`duration`), and the
+//! precedence of flags, environment, file and profiles (`resolve`).
+
+pub mod duration;
+pub mod file;
+pub mod resolve;
+
+pub use resolve::{AgentSpec, Limits, Locations, Overrides, SessionStorage, Settings, Source};
+
+#[cfg(test)]
+mod precedence_tests;

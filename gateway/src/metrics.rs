@@ -1,0 +1,112 @@
+//! `/metrics`: the node's Prometheus metrics, all named `openclaw_gateway_*`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections (handshaken or not).
+    pub connections: IntGauge,
+    /// Handshakes by result (`ok`, `unauthorized`, `protocol`, `invalid`, `timeout`).
+    pub handshakes: IntCounterVec,
+    /// Requests by method and result (`ok`, `error`).
+    pub requests: IntCounterVec,
+    /// Sessions in the store, refreshed at each scrape.
+    pub sessions: IntGauge,
+    /// Agent runs by result (`ok`, `error`).
+    pub runs: IntCounterVec,
+    /// Agent runs going on now.
+    pub runs_active: IntGauge,
+    /// Session store latency by operation.
+    pub store_seconds: HistogramVec,
+    /// Connections closed for falling behind.
+    pub slow_consumers: IntCounter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(format!("openclaw_gateway_{name}"), help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(format!("openclaw_gateway_{name}"), help), labels)
+                .expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let connections = gauge("connections", "Open WebSocket connections");
+        let sessions = gauge("sessions", "Sessions in the session store");
+        let runs_active = gauge("runs_active", "Agent runs in progress on this node");
+        let slow_consumers = IntCounter::new(
+            "openclaw_gateway_slow_consumers_total",
+            "Connections closed because they fell behind",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(slow_consumers.clone()))
+            .expect("unique metric");
+        let handshakes = counter(
+            "handshakes_total",
+            "WebSocket handshakes by result",
+            &["result"],
+        );
+        let requests = counter(
+            "requests_total",
+            "Protocol requests by method and result",
+            &["method", "result"],
+        );
+        let runs = counter("runs_total", "Agent runs by result", &["result"]);
+        let store_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "openclaw_gateway_store_seconds",
+                "Session store operation latency",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                2.5,
+            ]),
+            &["op"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(store_seconds.clone()))
+            .expect("unique metric");
+        Metrics {
+            registry,
+            connections,
+            handshakes,
+            requests,
+            sessions,
+            runs,
+            runs_active,
+            store_seconds,
+            slow_consumers,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("metrics are UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,4 @@
+//! The OpenClaw gateway protocol, version 4: frames and the `connect` handshake.
+
+pub mod frames;
+pub mod handshake;

@@ -1,0 +1,61 @@
+//! Readiness: ready unless something the node depends on reports a problem or
+//! the node is stopping. `/ready` answers 503 with the reasons.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// The problems that keep a node from taking traffic, by component.
+#[derive(Default)]
+pub struct Readiness {
+    problems: Mutex<BTreeMap<&'static str, String>>,
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// Records (or replaces) a component's problem.
+    pub fn fail(&self, component: &'static str, reason: String) {
+        let mut p = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        if p.get(component) != Some(&reason) {
+            tracing::warn!(component, %reason, "not ready");
+            p.insert(component, reason);
+        }
+    }
+
+    /// Clears a component's problem.
+    pub fn clear(&self, component: &'static str) {
+        let mut p = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        if p.remove(component).is_some() {
+            tracing::info!(component, "recovered");
+        }
+    }
+
+    /// Marks the node as stopping: it stays alive but is no longer ready.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the node is stopping.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// `Ok` when ready, else each reason as `component: reason`.
+    pub fn check(&self) -> Result<(), Vec<String>> {
+        let mut reasons: Vec<String> = self
+            .problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(c, r)| format!("{c}: {r}"))
+            .collect();
+        if self.draining() {
+            reasons.insert(0, "node: shutting down".to_string());
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons)
+        }
+    }
+}

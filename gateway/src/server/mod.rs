@@ -1,0 +1,62 @@
+//! The gateway port: HTTP probes and metrics, and the WebSocket protocol on `/`.
+
+mod probes;
+mod ws;
+
+use crate::node::Node;
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a stopping node waits for agent runs to finish.
+const RUN_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping node waits for its connections to take the `shutdown` event.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// Every route on the gateway port.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/", get(ws::upgrade))
+        .route("/health", get(probes::live))
+        .route("/healthz", get(probes::live))
+        .route("/ready", get(probes::ready))
+        .route("/readyz", get(probes::ready))
+        .route("/metrics", get(probes::metrics))
+        .with_state(node)
+}
+
+/// Serves until `stop` resolves, then stops gracefully: not ready, `shutdown`
+/// to every client, no new connections, agent runs finished (bounded).
+pub async fn serve(
+    node: Arc<Node>,
+    listener: std::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let app = router(node.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let draining = node.clone();
+    let signal = async move {
+        stop.await;
+        tracing::info!("stopping: draining connections");
+        draining.readiness.drain();
+        let _ = draining.stopping.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await?;
+    let deadline = Instant::now() + CLOSE_GRACE;
+    while node.metrics.connections.get() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !node.runs_finished(RUN_GRACE).await {
+        tracing::warn!(
+            active = node.metrics.runs_active.get(),
+            "stopping with agent runs unfinished"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Session keys: `agent:<agentId>:<name>`; a bare name means agent `main`.
+
+/// A checked, canonical session key and the agent it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    pub key: String,
+    pub agent_id: String,
+}
+
+/// Canonicalises a client's session key (`main` becomes `agent:main:main`).
+pub fn parse(raw: &str) -> Result<SessionKey, String> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 256 || raw.chars().any(char::is_control) {
+        return Err("sessionKey must be 1-256 printable characters".to_string());
+    }
+    if let Some(rest) = raw.strip_prefix("agent:") {
+        let (agent, name) = rest
+            .split_once(':')
+            .ok_or_else(|| format!("sessionKey `{raw}`: expected agent:<agentId>:<name>"))?;
+        if agent.is_empty() || name.is_empty() {
+            return Err(format!(
+                "sessionKey `{raw}`: expected agent:<agentId>:<name>"
+            ));
+        }
+        return Ok(SessionKey {
+            key: raw.to_string(),
+            agent_id: agent.to_lowercase(),
+        });
+    }
+    Ok(SessionKey {
+        key: format!("agent:main:{raw}"),
+        agent_id: "main".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_keys() {
+        assert_eq!(parse("agent:dev:main").unwrap().agent_id, "dev");
+        assert_eq!(parse("main").unwrap().key, "agent:main:main");
+        assert!(parse("agent:dev").is_err());
+        assert!(parse("").is_err());
+    }
+}
