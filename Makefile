@@ -1,11 +1,12 @@
 # openclaw-edge: two commands do all the set-up (see README.md).
 #   make run    system packages, build, and the local stack
 #   make test   fmt check, clippy -D warnings, every test
+#   make interop  the official OpenClaw CLI against our node (large download)
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := cmake redis-server nginx haproxy wrk curl
 
-.PHONY: run test deps build lint unit e2e bench clean
+.PHONY: run test deps build lint bench bench-gateway interop clean
 
 # Installs what is missing (Debian); a no-op when everything is there.
 deps:
@@ -30,11 +31,21 @@ lint:
 
 # Unit tests of every crate, then the end-to-end tests against the shipped binaries.
 test: deps lint build
-	OPENCLAW_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge $(CARGO) test --release --workspace
+	OPENCLAW_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw \
+	  $(CARGO) test --release --workspace
+
+# The official OpenClaw CLI (npm, Node 24 from PyPI; ~900 MB in .interop/) against our node and the edge.
+interop: deps build
+	scripts/interop.sh
 
 bench: deps build
 	BENCH_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge bash benches/load.sh
 
+# The gateway node beside the official OpenClaw gateway (if scripts/interop-cli.sh installed it).
+bench-gateway: deps build
+	$(CARGO) build --release -p openclaw-e2e --bin gateway_bench
+	BENCH_GW_BIN=$(CURDIR)/target/dist/openclaw BENCH_GW_CLIENT=$(CURDIR)/target/release/gateway_bench bash benches/gateway.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf .run
+	rm -rf .run .interop

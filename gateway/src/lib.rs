@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod ha;
 pub mod instance;
 pub mod methods;
 pub mod metrics;

@@ -1,8 +1,8 @@
 //! `/metrics`: the node's Prometheus metrics, all named `openclaw_gateway_*`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The node's metrics.
@@ -24,6 +24,16 @@ pub struct Metrics {
     pub store_seconds: HistogramVec,
     /// Connections closed for falling behind.
     pub slow_consumers: IntCounter,
+    /// 1 while this node leads, else 0.
+    pub leader: IntGauge,
+    /// The epoch of this node's current or last term.
+    pub lease_epoch: IntGauge,
+    /// Terms this node took over from another node.
+    pub failovers: IntCounter,
+    /// Lease renewal round trips.
+    pub lease_renew_seconds: Histogram,
+    /// Leader-only job ticks by result (`ran`, `duplicate`, `stale`, `error`).
+    pub jobs: IntCounterVec,
 }
 
 impl Metrics {
@@ -48,14 +58,41 @@ impl Metrics {
         let connections = gauge("connections", "Open WebSocket connections");
         let sessions = gauge("sessions", "Sessions in the session store");
         let runs_active = gauge("runs_active", "Agent runs in progress on this node");
-        let slow_consumers = IntCounter::new(
-            "openclaw_gateway_slow_consumers_total",
+        let plain_counter = |name: &str, help: &str| {
+            let c =
+                IntCounter::new(format!("openclaw_gateway_{name}"), help).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let slow_consumers = plain_counter(
+            "slow_consumers_total",
             "Connections closed because they fell behind",
+        );
+        let leader = gauge("leader", "1 while this node holds the leader lease");
+        let lease_epoch = gauge(
+            "lease_epoch",
+            "Fencing epoch of this node's current or last leader term",
+        );
+        let failovers = plain_counter(
+            "failovers_total",
+            "Leader terms this node took over from another node",
+        );
+        let lease_renew_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "openclaw_gateway_lease_renew_seconds",
+                "Leader lease renewal round trip",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ]),
         )
         .expect("valid metric");
         registry
-            .register(Box::new(slow_consumers.clone()))
+            .register(Box::new(lease_renew_seconds.clone()))
             .expect("unique metric");
+        let jobs = counter("jobs_total", "Leader-only job ticks by result", &["result"]);
         let handshakes = counter(
             "handshakes_total",
             "WebSocket handshakes by result",
@@ -92,6 +129,11 @@ impl Metrics {
             runs_active,
             store_seconds,
             slow_consumers,
+            leader,
+            lease_epoch,
+            failovers,
+            lease_renew_seconds,
+            jobs,
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Node {
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
     pub presence: Presence,
+    /// Leadership and the cluster (see [`crate::ha`]).
+    pub ha: crate::ha::Ha,
     /// A fresh id per process start, so clients can tell a restart.
     pub boot_id: String,
     pub started: Instant,
@@ -39,6 +41,7 @@ impl Node {
     /// store's readiness probe.
     pub fn start(settings: Settings) -> Result<Arc<Node>, String> {
         let readiness = Arc::new(Readiness::default());
+        let ha = crate::ha::Ha::new(&settings)?;
         let (stopping, _) = watch::channel(false);
         let boot_id = uuid::Uuid::new_v4().to_string();
         let (store, bus, redis): (Arc<dyn SessionStore>, Arc<Bus>, _) = match &settings.sessions {
@@ -68,6 +71,7 @@ impl Node {
             readiness,
             metrics: Metrics::new(),
             presence,
+            ha,
             boot_id,
             started: Instant::now(),
             started_ms: crate::clock::now_ms(),
@@ -75,6 +79,8 @@ impl Node {
             runs: AtomicUsize::new(0),
             runs_done: Notify::new(),
         });
+        tokio::spawn(health_events(node.clone()));
+        crate::ha::Ha::start(&node);
         if let Some((link, prefix, rx)) = redis {
             // Not ready until Redis has answered once.
             node.readiness.fail(
@@ -171,5 +177,24 @@ async fn probe_store(node: Arc<Node>) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// How often clients get a `health` event when nothing changes.
+const HEALTH_EVERY: Duration = Duration::from_secs(60);
+
+/// Sends this node's clients a `health` event when readiness changes, and
+/// every minute otherwise.
+async fn health_events(node: Arc<Node>) {
+    let mut changes = node.readiness.subscribe();
+    let mut stop = node.stopping.subscribe();
+    loop {
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(HEALTH_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        let health = crate::methods::health_payload(&node).await;
+        node.bus.emit_here("health", &health);
     }
 }

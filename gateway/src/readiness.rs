@@ -4,21 +4,44 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use tokio::sync::watch;
 
 /// The problems that keep a node from taking traffic, by component.
-#[derive(Default)]
 pub struct Readiness {
     problems: Mutex<BTreeMap<&'static str, String>>,
     draining: AtomicBool,
+    /// Bumped at every change, so `health` events can follow readiness.
+    changes: watch::Sender<u64>,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness {
+            problems: Mutex::default(),
+            draining: AtomicBool::new(false),
+            changes: watch::channel(0).0,
+        }
+    }
 }
 
 impl Readiness {
+    /// A receiver that sees every change of readiness.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
     /// Records (or replaces) a component's problem.
     pub fn fail(&self, component: &'static str, reason: String) {
         let mut p = self.problems.lock().unwrap_or_else(|p| p.into_inner());
         if p.get(component) != Some(&reason) {
             tracing::warn!(component, %reason, "not ready");
             p.insert(component, reason);
+            drop(p);
+            self.changed();
         }
     }
 
@@ -26,13 +49,16 @@ impl Readiness {
     pub fn clear(&self, component: &'static str) {
         let mut p = self.problems.lock().unwrap_or_else(|p| p.into_inner());
         if p.remove(component).is_some() {
+            drop(p);
             tracing::info!(component, "recovered");
+            self.changed();
         }
     }
 
     /// Marks the node as stopping: it stays alive but is no longer ready.
     pub fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);
+        self.changed();
     }
 
     /// Whether the node is stopping.

@@ -2,9 +2,20 @@
 //! Redis is down: the first use connects, and redis-rs's connection manager
 //! reconnects after that. Every call is bounded by a timeout.
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
-use tokio::sync::OnceCell;
+use tokio::sync::{watch, OnceCell};
+
+/// What a channel subscription reports, see [`RedisLink::follow`].
+pub enum Delivery<'a> {
+    /// Subscribed; `again` after a loss, when messages may have been missed.
+    Subscribed { again: bool },
+    /// A message on the channel.
+    Message(&'a [u8]),
+    /// Not subscribed (could not connect, or the connection was lost).
+    Lost(String),
+}
 
 /// How long one Redis command may take before the caller treats Redis as down.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,14 +77,80 @@ impl RedisLink {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.conn().await?;
-        match tokio::time::timeout(CALL_TIMEOUT, f(conn)).await {
+        self.call_within(CALL_TIMEOUT, f).await
+    }
+
+    /// Like [`call`](Self::call), bounded by `limit` (connecting included):
+    /// the lease needs answers well within its renew interval.
+    pub async fn call_within<T, F, Fut>(&self, limit: Duration, f: F) -> Result<T, String>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = tokio::time::timeout(limit, self.conn())
+            .await
+            .map_err(|_| format!("redis {}: no connection within {limit:?}", self.url))??;
+        match tokio::time::timeout(limit, f(conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(format!("redis {}: {e}", self.url)),
-            Err(_) => Err(format!(
-                "redis {}: no answer within {CALL_TIMEOUT:?}",
-                self.url
-            )),
+            Err(_) => Err(format!("redis {}: no answer within {limit:?}", self.url)),
+        }
+    }
+}
+
+impl RedisLink {
+    /// Follows a pub/sub channel until `stop` changes, reconnecting with
+    /// backoff (100 ms doubling to 2 s) after any loss; redis-rs does not
+    /// resubscribe by itself. Every state change and message goes to `on`.
+    pub async fn follow(
+        &self,
+        channel: &str,
+        mut stop: watch::Receiver<bool>,
+        mut on: impl FnMut(Delivery<'_>),
+    ) {
+        let mut delay = Duration::from_millis(100);
+        let mut again = false;
+        loop {
+            let attempt = async {
+                let mut pubsub =
+                    tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
+                        .await
+                        .map_err(|_| "timed out connecting".to_string())?
+                        .map_err(|e| e.to_string())?;
+                pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(pubsub)
+            };
+            let pubsub = tokio::select! {
+                r = attempt => r,
+                _ = stop.changed() => return,
+            };
+            match pubsub {
+                Ok(pubsub) => {
+                    on(Delivery::Subscribed { again });
+                    delay = Duration::from_millis(100);
+                    again = true;
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        tokio::select! {
+                            m = messages.next() => match m {
+                                Some(m) => on(Delivery::Message(m.get_payload_bytes())),
+                                None => break,
+                            },
+                            _ = stop.changed() => return,
+                        }
+                    }
+                    on(Delivery::Lost(format!(
+                        "redis {}: subscription lost, reconnecting",
+                        self.url
+                    )));
+                }
+                Err(e) => on(Delivery::Lost(format!("redis {}: {e}", self.url))),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(2));
         }
     }
 }

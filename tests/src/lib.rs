@@ -19,16 +19,24 @@
 //! | [`client`] | a small HTTP/1.1 client that can pick its source address; raw connections driven by hand |
 //! | [`ws`] | a WebSocket client |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
+//! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
+//! | [`protocol`] | an OpenClaw protocol v4 client: raw frames, `hello`, `call`, events |
+//! | [`ha`] | HA clusters: nodes sharing a Redis lease, who holds it, recorded job runs |
+//! | [`redis`] | a private redis-server that can be killed and started again on its port |
 
 pub mod backend;
 pub mod client;
 pub mod config;
 pub mod edge;
+pub mod gateway;
+pub mod ha;
 pub mod metrics;
 pub mod nginx;
 pub mod nginx_conf;
 pub mod ports;
 pub mod process;
+pub mod protocol;
+pub mod redis;
 pub mod wait;
 pub mod ws;
 

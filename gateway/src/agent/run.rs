@@ -8,7 +8,13 @@ use crate::protocol::frames::ErrorShape;
 use crate::sessions::key::SessionKey;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// The least time between two delta events of one run. Each `chat` delta
+/// carries the whole text so far, so this keeps a long reply's cost in bytes
+/// near linear; `final` always has the whole text.
+const DELTA_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Starts a run; the value is the `chat.send` response.
 pub async fn start(
@@ -130,21 +136,34 @@ async fn drive(node: &Node, key: &SessionKey, message: &str, run_id: &str) {
     let answer = crate::agent::answer(&spec, &node.settings.workspace, &env, message, tx);
     tokio::pin!(answer);
     let mut text = String::new();
+    // Text not yet announced: events are spaced out (see DELTA_INTERVAL), so a
+    // fast agent makes a few large events instead of a flood of small ones.
+    let mut unsent = String::new();
     let mut outcome = None;
-    while outcome.is_none() {
-        tokio::select! {
-            r = &mut answer, if outcome.is_none() => outcome = Some(r),
-            Some(chunk) = rx.recv() => {
-                text.push_str(&chunk);
-                events.chat("delta", json!({"message": assistant(&text)}));
-                events.agent("assistant", json!({"text": text, "delta": chunk}));
+    let mut last_delta: Option<Instant> = None;
+    loop {
+        let chunk = tokio::select! {
+            r = &mut answer, if outcome.is_none() => {
+                outcome = Some(r);
+                continue;
             }
+            chunk = rx.recv() => match chunk {
+                Some(chunk) => chunk,
+                None if outcome.is_some() => break,
+                None => continue,
+            },
+        };
+        text.push_str(&chunk);
+        unsent.push_str(&chunk);
+        if last_delta.is_none_or(|t| t.elapsed() >= DELTA_INTERVAL) {
+            events.agent("assistant", json!({"delta": unsent}));
+            events.chat("delta", json!({"message": assistant(&text)}));
+            unsent.clear();
+            last_delta = Some(Instant::now());
         }
     }
-    while let Ok(chunk) = rx.try_recv() {
-        text.push_str(&chunk);
-        events.chat("delta", json!({"message": assistant(&text)}));
-        events.agent("assistant", json!({"text": text, "delta": chunk}));
+    if !unsent.is_empty() {
+        events.agent("assistant", json!({"delta": unsent}));
     }
     let meta = json!({"id": uuid::Uuid::new_v4().to_string(), "runId": run_id, "node": node.settings.node});
     let outcome = match outcome.expect("loop ends with an outcome") {

@@ -1,6 +1,7 @@
 //! The command line: `openclaw [global flags] gateway <command>`.
 
 mod call;
+mod cluster;
 mod daemon;
 mod probe;
 mod run;
@@ -69,7 +70,9 @@ pub enum Gateway {
         #[arg(long, default_value_t = 20)]
         wait: u64,
     },
-    /// Stop the node of this state dir gracefully (SIGTERM, then wait).
+    /// Stop the node of this state dir gracefully (SIGTERM, then wait). With
+    /// `--node NAME` for a node this state dir does not run: asks that node to
+    /// stop over the lease's control channel (from any machine reaching Redis).
     Stop {
         /// Seconds to wait for it to exit.
         #[arg(long, default_value_t = 20)]
@@ -86,6 +89,29 @@ pub enum Gateway {
     Status,
     /// Ask a node for its health over the protocol (the `health` method).
     Health(Target),
+    /// Hand leadership to the node named by --node, gracefully: the leader
+    /// releases the lease and that node takes it. Waits until it leads.
+    Promote {
+        /// Seconds to wait for the hand-over.
+        #[arg(long, default_value_t = 15)]
+        wait: u64,
+    },
+    /// Show the leader lease: holder (node, role, priority, address), epoch,
+    /// since, TTL left, the node `promote` prefers, each node's last heartbeat.
+    LockStatus,
+    /// Clear a stale lease: deletes exactly the value it shows (compare-and-
+    /// delete) and bumps the epoch, so the old holder's writes are refused.
+    ForceUnlock {
+        /// Clear it even though the holder's heartbeat is fresh.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Every node of the cluster: role, priority, address, leader, ready,
+    /// version, config hash (drift flagged), last seen.
+    Nodes,
     /// Call a protocol method and print its payload, e.g.
     /// `openclaw gateway call chat.send --params '{"sessionKey":"main","message":"hi","idempotencyKey":"k1"}' --expect-final`
     Call {
@@ -171,13 +197,32 @@ pub fn main() -> i32 {
     let result = match command.unwrap_or(Gateway::Run) {
         Gateway::Run => settings(g).and_then(run::run),
         Gateway::Start { wait } => settings(g).and_then(|s| daemon::start(g, &s, wait)),
-        Gateway::Stop { wait } => locations(g).and_then(|l| daemon::stop(g, &l, wait)),
+        Gateway::Stop { wait } => locations(g).and_then(|l| {
+            let here = crate::instance::running_holder(&l.state_dir.value);
+            match &g.node {
+                Some(name) if here.as_ref().is_none_or(|h| &h.node != name) => {
+                    settings(g).and_then(|s| cluster::stop_remote(g, &s, name, wait))
+                }
+                _ => daemon::stop(g, &l, wait),
+            }
+        }),
         Gateway::Restart { wait } => locations(g)
             .and_then(|l| daemon::stop(g, &l, wait))
             .and_then(|_| settings(g))
             .and_then(|s| daemon::start(g, &s, wait)),
         Gateway::Status => locations(g).and_then(|l| daemon::status(g, &l)),
         Gateway::Health(target) => settings(g).and_then(|s| call::health(g, &s, &target)),
+        Gateway::Promote { wait } => match &g.node {
+            Some(name) => settings(g).and_then(|s| cluster::promote(g, &s, name, wait)),
+            None => {
+                Err("promote needs the node to lead: `openclaw gateway promote --node NAME`".into())
+            }
+        },
+        Gateway::LockStatus => settings(g).and_then(|s| cluster::lock_status(g, &s)),
+        Gateway::ForceUnlock { force, yes } => {
+            settings(g).and_then(|s| cluster::force_unlock(g, &s, force, yes))
+        }
+        Gateway::Nodes => settings(g).and_then(|s| cluster::nodes(g, &s)),
         Gateway::Call {
             method,
             params,

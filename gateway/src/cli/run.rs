@@ -34,12 +34,15 @@ pub fn run(settings: Settings) -> Result<i32, String> {
             "openclaw gateway listening"
         );
         let node = Node::start(settings)?;
-        let stop = async {
+        let mut asked = node.ha.stop_requested.subscribe();
+        let stop = async move {
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
             let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
+                // `openclaw gateway stop --node NAME` from another machine.
+                _ = asked.wait_for(|s| *s) => tracing::info!("stop requested over the control channel"),
             }
         };
         crate::server::serve(node, listener, stop)

@@ -7,7 +7,7 @@ use super::duration::ConfigDuration;
 use serde::Deserialize;
 use std::path::Path;
 
-/// The whole file. Only `gateway` and `agents` exist, as in the seed's examples.
+/// The whole file: `gateway` and `agents` as in the seed's examples, and `cron`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileConfig {
@@ -15,6 +15,27 @@ pub struct FileConfig {
     pub gateway: GatewaySection,
     #[serde(default)]
     pub agents: AgentsSection,
+    #[serde(default)]
+    pub cron: CronSection,
+}
+
+/// `cron.*`: leader-only scheduled jobs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CronSection {
+    #[serde(default)]
+    pub jobs: Vec<JobEntry>,
+}
+
+/// One scheduled job: every `every`, `message` is sent to `sessionKey` as a
+/// chat message, on the leader only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JobEntry {
+    pub id: String,
+    pub every: ConfigDuration,
+    pub session_key: String,
+    pub message: String,
 }
 
 /// `gateway.*`.
@@ -53,7 +74,7 @@ pub struct AuthSection {
     pub token: Option<String>,
 }
 
-/// `gateway.ha.*`: read and checked now; acted on by the HA layer.
+/// `gateway.ha.*`: leadership through the lease (see `crate::ha`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HaSection {
@@ -61,8 +82,28 @@ pub struct HaSection {
     pub enabled: bool,
     pub role: Option<HaRole>,
     pub priority: Option<u32>,
+    /// `active-standby` (only the leader is ready) or `active-active`.
+    pub mode: Option<HaMode>,
+    /// Whether a live node of higher priority takes leadership back by itself.
+    pub preempt: Option<bool>,
+    pub lease: Option<LeaseTiming>,
     pub primary_check: Option<PrimaryCheck>,
     pub failover: Option<Failover>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HaMode {
+    ActiveStandby,
+    ActiveActive,
+}
+
+/// `gateway.ha.lease`: how long a grant lasts and how often the leader renews.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeaseTiming {
+    pub ttl: Option<ConfigDuration>,
+    pub renew_interval: Option<ConfigDuration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -106,6 +147,14 @@ pub struct LockSection {
     #[serde(rename = "type")]
     pub kind: Option<LockType>,
     pub redis: Option<RedisLock>,
+    pub local: Option<LocalLock>,
+}
+
+/// `gateway.lock.local`: the lock file nodes on one machine share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalLock {
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -5,7 +5,9 @@ pub mod duration;
 pub mod file;
 pub mod resolve;
 
-pub use resolve::{AgentSpec, Limits, Locations, Overrides, SessionStorage, Settings, Source};
+pub use resolve::{
+    AgentSpec, JobSpec, Limits, Locations, Overrides, SessionStorage, Settings, Source,
+};
 
 #[cfg(test)]
 mod precedence_tests;

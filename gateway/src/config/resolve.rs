@@ -1,7 +1,8 @@
 //! Where each setting comes from: flag > environment > config file > profile
 //! default > built-in default. Nothing already set is overridden.
 
-use super::file::{self, FileConfig, GatewayMode, HaSection, LockType, Storage};
+use super::file::{self, FileConfig, GatewayMode, LockType, Storage};
+use crate::ha::settings::{HaSettings, LockPlace};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -139,6 +140,15 @@ pub struct AgentSpec {
     pub timeout: Duration,
 }
 
+/// One leader-only scheduled job (`cron.jobs[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub id: String,
+    pub every: Duration,
+    pub session_key: String,
+    pub message: String,
+}
+
 /// Protocol limits announced in `hello-ok` and enforced per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -157,14 +167,13 @@ pub struct Settings {
     pub token: Sourced<Option<String>>,
     pub node: String,
     pub lock_type: Sourced<LockType>,
-    pub lock_redis_url: String,
-    pub lock_key: String,
     pub sessions: SessionStorage,
     pub workspace: PathBuf,
     pub agents: Vec<AgentSpec>,
     pub default_agent_timeout: Duration,
     pub limits: Limits,
-    pub ha: HaSection,
+    pub ha: HaSettings,
+    pub jobs: Vec<JobSpec>,
 }
 
 const DEFAULT_PORT: u16 = 18789;
@@ -256,14 +265,32 @@ impl Settings {
             },
         };
         let env_redis = env("REDIS_URL").filter(|s| !s.is_empty());
-        let lock_redis = g.lock.redis.unwrap_or_default();
-        let lock_redis_url = env_redis
-            .clone()
-            .or(lock_redis.url)
-            .unwrap_or_else(|| DEFAULT_REDIS.to_string());
-        let lock_key = lock_redis
-            .key
-            .unwrap_or_else(|| "openclaw:gateway:lock".to_string());
+        let lock = match lock_type.value {
+            LockType::Redis => {
+                let r = g.lock.redis.clone().unwrap_or_default();
+                let key = r.key.unwrap_or_else(|| "openclaw:gateway:lock".to_string());
+                if key.is_empty() {
+                    return Err(format!(
+                        "{}: empty; the default is openclaw:gateway:lock",
+                        at("gateway.lock.redis.key")
+                    ));
+                }
+                LockPlace::Redis {
+                    url: env_redis
+                        .clone()
+                        .or(r.url)
+                        .unwrap_or_else(|| DEFAULT_REDIS.to_string()),
+                    key,
+                }
+            }
+            LockType::Local => LockPlace::Local {
+                path: match g.lock.local.as_ref().and_then(|l| l.path.as_deref()) {
+                    Some(p) => expand_home(p, home),
+                    None => locations.state_dir.value.join("leader.lock"),
+                },
+            },
+        };
+        let ha = HaSettings::resolve(&g.ha, lock, &at)?;
         let sessions = match g.sessions.storage.unwrap_or(Storage::Local) {
             Storage::Local => SessionStorage::Local {
                 path: locations.state_dir.value.join("sessions.sqlite"),
@@ -343,6 +370,31 @@ impl Settings {
                 at("gateway.limits")
             ));
         }
+        let mut jobs: Vec<JobSpec> = Vec::new();
+        for (i, j) in file.cron.jobs.into_iter().enumerate() {
+            let key = format!("cron.jobs[{i}]");
+            if !valid_agent_id(&j.id) {
+                return Err(format!(
+                    "{}: id `{}`: use lowercase letters, digits, - and _",
+                    at(&key),
+                    j.id
+                ));
+            }
+            if jobs.iter().any(|k| k.id == j.id) {
+                return Err(format!("{}: job `{}` is listed twice", at(&key), j.id));
+            }
+            if j.every.0 < Duration::from_secs(1) {
+                return Err(format!("{}.every: at least 1s", at(&key)));
+            }
+            crate::sessions::key::parse(&j.session_key)
+                .map_err(|e| format!("{}.sessionKey: {e}", at(&key)))?;
+            jobs.push(JobSpec {
+                id: j.id,
+                every: j.every.0,
+                session_key: j.session_key,
+                message: j.message,
+            });
+        }
         let node = match &o.node {
             Some(n) => n.clone(),
             None => format!("{}-{}", hostname(), port.value),
@@ -354,14 +406,13 @@ impl Settings {
             token,
             node,
             lock_type,
-            lock_redis_url,
-            lock_key,
             sessions,
             workspace,
             agents,
             default_agent_timeout,
             limits,
-            ha: g.ha,
+            ha,
+            jobs,
         })
     }
 

@@ -14,6 +14,32 @@ pub struct Event {
     pub name: String,
     /// The payload as JSON text.
     pub payload: Box<str>,
+    /// Whether a client that has fallen behind may miss it: progress that a
+    /// later event supersedes (`chat` deltas, `agent` stream events) and
+    /// periodic facts (`tick`, `presence`, `health`), as the reference
+    /// gateway's `dropIfSlow`. Final answers and `sessions.changed` are never
+    /// dropped: a client that cannot take them is closed instead.
+    pub droppable: bool,
+}
+
+impl Event {
+    /// An event with its payload.
+    pub fn new(name: &str, payload: &Value) -> Arc<Event> {
+        Arc::new(Event {
+            name: name.to_string(),
+            payload: payload.to_string().into_boxed_str(),
+            droppable: droppable(name, payload),
+        })
+    }
+}
+
+/// See [`Event::droppable`].
+pub fn droppable(name: &str, payload: &Value) -> bool {
+    match name {
+        "tick" | "presence" | "health" | "agent" => true,
+        "chat" => payload.get("state").and_then(Value::as_str) == Some("delta"),
+        _ => false,
+    }
 }
 
 /// How many events a connection may fall behind before it is dropped as too slow.
@@ -44,19 +70,21 @@ impl Bus {
 
     /// Sends an event to every connection on every node.
     pub fn emit(&self, name: &str, payload: &Value) {
-        let event = Arc::new(Event {
-            name: name.to_string(),
-            payload: payload.to_string().into_boxed_str(),
-        });
+        let event = Event::new(name, payload);
         if let Some(remote) = &self.remote {
             let _ = remote.send(event.clone());
         }
         let _ = self.local.send(event);
     }
 
-    /// Sends an event to this node's connections only (events from other nodes,
-    /// and per-node facts like `tick` and `shutdown`).
-    pub fn emit_here(&self, event: Arc<Event>) {
+    /// Sends an event to this node's connections only: facts about this node
+    /// (`presence`, `health`) and events that came from other nodes.
+    pub fn emit_here(&self, name: &str, payload: &Value) {
+        self.forward(Event::new(name, payload));
+    }
+
+    /// Hands an already-serialised event to this node's connections.
+    pub fn forward(&self, event: Arc<Event>) {
         let _ = self.local.send(event);
     }
 

@@ -4,11 +4,9 @@
 
 use super::{Bus, Event};
 use crate::readiness::Readiness;
-use crate::redis_link::RedisLink;
-use futures_util::StreamExt;
+use crate::redis_link::{Delivery, RedisLink};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// The channel under the session prefix.
@@ -54,62 +52,20 @@ pub async fn subscribe(
     origin: String,
     bus: Arc<Bus>,
     readiness: Arc<Readiness>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut delay = Duration::from_millis(100);
-    let mut connected_before = false;
-    loop {
-        let attempt = async {
-            let mut pubsub =
-                tokio::time::timeout(Duration::from_secs(2), link.client().get_async_pubsub())
-                    .await
-                    .map_err(|_| "timed out connecting".to_string())?
-                    .map_err(|e| e.to_string())?;
-            pubsub
-                .subscribe(&channel)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(pubsub)
-        };
-        let pubsub = tokio::select! {
-            r = attempt => r,
-            _ = stop.changed() => return,
-        };
-        match pubsub {
-            Ok(pubsub) => {
-                readiness.clear("events");
-                delay = Duration::from_millis(100);
-                if connected_before {
-                    // Events published while we were away are gone: clients refetch.
-                    bus.emit_here(Arc::new(Event {
-                        name: "sessions.changed".into(),
-                        payload: json!({"reason": "resync"}).to_string().into_boxed_str(),
-                    }));
-                }
-                connected_before = true;
-                let mut messages = pubsub.into_on_message();
-                loop {
-                    tokio::select! {
-                        m = messages.next() => match m {
-                            Some(m) => deliver(&bus, &origin, m.get_payload_bytes()),
-                            None => break,
-                        },
-                        _ = stop.changed() => return,
-                    }
-                }
-                readiness.fail(
-                    "events",
-                    format!("redis {}: subscription lost, reconnecting", link.url()),
-                );
+    link.follow(&channel, stop, |d| match d {
+        Delivery::Subscribed { again } => {
+            readiness.clear("events");
+            if again {
+                // Events published while we were away are gone: clients refetch.
+                bus.emit_here("sessions.changed", &json!({"reason": "resync"}));
             }
-            Err(e) => readiness.fail("events", format!("redis {}: {e}", link.url())),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop.changed() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
+        Delivery::Message(raw) => deliver(&bus, &origin, raw),
+        Delivery::Lost(reason) => readiness.fail("events", reason),
+    })
+    .await
 }
 
 fn deliver(bus: &Bus, origin: &str, raw: &[u8]) {
@@ -123,8 +79,5 @@ fn deliver(bus: &Bus, origin: &str, raw: &[u8]) {
     else {
         return;
     };
-    bus.emit_here(Arc::new(Event {
-        name,
-        payload: payload.to_string().into_boxed_str(),
-    }));
+    bus.forward(Event::new(&name, &payload));
 }

@@ -7,14 +7,22 @@ use crate::protocol::frames::ErrorShape;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// The HA facts this node knows: its configured role and priority. Leadership
-/// itself is decided by the lease.
+/// The HA facts this node knows: its role and priority, whether it leads
+/// (and at which epoch), and the leader it last saw in the lease.
 fn ha(node: &Node) -> Value {
-    let ha = &node.settings.ha;
+    let ha = &node.ha;
+    let s = &ha.settings;
+    let held = ha.leadership.current();
+    let known = ha.leadership.known_leader();
     json!({
-        "enabled": ha.enabled,
-        "role": ha.role.map(|r| format!("{r:?}").to_lowercase()),
-        "priority": ha.priority,
+        "enabled": s.enabled,
+        "role": s.role,
+        "priority": s.priority,
+        "mode": s.mode_name(),
+        "lock": ha.lease.kind(),
+        "isLeader": held.is_some(),
+        "epoch": held.as_ref().or(known.as_ref()).map(|r| r.epoch),
+        "leader": known.map(|l| json!({"node": l.node, "address": l.address, "epoch": l.epoch, "since": l.since})),
     })
 }
 

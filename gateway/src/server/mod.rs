@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// How long a stopping node waits for agent runs to finish.
 const RUN_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping leader may take to release its lease.
+const RESIGN_GRACE: Duration = Duration::from_secs(2);
 /// How long a stopping node waits for its connections to take the `shutdown` event.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
@@ -43,6 +45,9 @@ pub async fn serve(
         tracing::info!("stopping: draining connections");
         draining.readiness.drain();
         let _ = draining.stopping.send(true);
+        // A leader releases its lease before anything else, so a follower
+        // takes over while this node still drains its connections.
+        draining.ha.resigned(RESIGN_GRACE).await;
     };
     axum::serve(listener, app)
         .with_graceful_shutdown(signal)

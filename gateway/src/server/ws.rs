@@ -15,7 +15,7 @@ use futures_util::stream::{SplitStream, StreamExt};
 use futures_util::SinkExt;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -47,21 +47,84 @@ enum Out {
 }
 
 /// The sending side: a queue to the writer task and the bytes still in it.
+///
+/// A client is *behind* while more than `maxBufferedBytes` is unsent. Then
+/// droppable events are skipped, and other frames are still queued as long
+/// as the writer keeps finishing frames: one reply larger than the limit is
+/// fine for a client that reads. A client that is behind and whose writer has
+/// finished nothing for [`STALL`] is a slow consumer and is closed.
 struct Outbox {
     tx: mpsc::UnboundedSender<Out>,
     queued: Arc<AtomicUsize>,
     limit: usize,
+    /// When the writer last finished (or started) a frame.
+    progress: Arc<Progress>,
+    /// Set when the client's unread bytes must not reset the connection before
+    /// it has read our close (see [`LINGER`]).
+    linger: AtomicBool,
+}
+
+/// How long an oversized frame's connection stays open after our close frame.
+/// The rest of that frame is never read, and closing a socket with unread
+/// input sends a TCP reset that can overtake the error and close frames we
+/// queued; nginx lingers on close for the same reason.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long a client that is behind may go without taking a frame.
+const STALL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The writer's last sign of life, as milliseconds since the connection began.
+struct Progress {
+    start: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            start: std::time::Instant::now(),
+            last_ms: 0.into(),
+        }
+    }
+
+    fn mark(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::SeqCst);
+    }
+
+    fn idle(&self) -> std::time::Duration {
+        let ms = self.start.elapsed().as_millis() as u64;
+        std::time::Duration::from_millis(ms.saturating_sub(self.last_ms.load(Ordering::SeqCst)))
+    }
 }
 
 impl Outbox {
-    /// Queues a frame; `false` when the client has fallen too far behind.
+    fn behind(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > self.limit
+    }
+
+    /// Behind, and nothing taken for [`STALL`]: a slow consumer.
+    fn stalled(&self) -> bool {
+        self.behind() && self.progress.idle() >= STALL
+    }
+
+    /// Queues a frame that must arrive; `false` for a slow consumer.
     fn send(&self, text: String) -> bool {
-        let n = text.len();
-        if self.queued.fetch_add(n, Ordering::SeqCst) + n > self.limit {
+        if self.stalled() {
             return false;
         }
+        self.queued.fetch_add(text.len(), Ordering::SeqCst);
         let _ = self.tx.send(Out::Text(text));
         true
+    }
+
+    /// Queues an event, skipping a droppable one while the client is behind;
+    /// `false` for a slow consumer.
+    fn send_event(&self, text: String, droppable: bool) -> bool {
+        if droppable && self.behind() {
+            return !self.stalled();
+        }
+        self.send(text)
     }
 
     fn close(&self, code: u16, reason: &'static str) {
@@ -110,20 +173,25 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(Progress::new());
     let out = Outbox {
         tx,
         queued: queued.clone(),
         limit: node.settings.limits.max_buffered_bytes,
+        progress: progress.clone(),
+        linger: AtomicBool::new(false),
     };
     let mut writer = tokio::spawn(async move {
         while let Some(item) = rx.recv().await {
             match item {
                 Out::Text(text) => {
                     let n = text.len();
+                    progress.mark();
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
                     }
                     queued.fetch_sub(n, Ordering::SeqCst);
+                    progress.mark();
                 }
                 Out::Close(code, reason) => {
                     let frame = CloseFrame {
@@ -144,6 +212,7 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
         node.presence.leave(&conn_id);
         announce_presence(&node);
     }
+    let linger = out.linger.load(Ordering::SeqCst);
     drop(out);
     // The writer ends once it has sent what was queued; a client that does not
     // read gets two seconds more and then its socket is dropped.
@@ -152,15 +221,15 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
         .is_err()
     {
         writer.abort();
+    } else if linger {
+        tokio::time::sleep(LINGER).await;
     }
+    drop(stream);
 }
 
 fn announce_presence(node: &Node) {
-    let payload = json!({"presence": node.presence.list()}).to_string();
-    node.bus.emit_here(Arc::new(crate::events::Event {
-        name: "presence".into(),
-        payload: payload.into_boxed_str(),
-    }));
+    node.bus
+        .emit_here("presence", &json!({"presence": node.presence.list()}));
 }
 
 /// Sends the challenge and checks the first request; `None` if the client was
@@ -258,6 +327,7 @@ fn too_big<T>(node: &Node, out: &Outbox, metric: &str) -> Option<T> {
         .with_details(json!({"code": "PAYLOAD_TOO_LARGE", "maxPayload": limit})),
     );
     out.close(1009, "frame too large");
+    out.linger.store(true, Ordering::SeqCst);
     None
 }
 
@@ -273,10 +343,12 @@ async fn serve(
     let period = node.settings.limits.tick_interval;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut seq = 0u64;
-    let mut event = |name: &str, payload: &str| {
+    let mut event = |name: &str, payload: &str, droppable: bool| {
         seq += 1;
-        out.send(frames::event_frame(name, payload, Some(seq)))
+        out.send_event(frames::event_frame(name, payload, Some(seq)), droppable)
     };
+    // A client that only ever gets droppable events is still found out.
+    let mut watchdog = tokio::time::interval(STALL / 4);
     let sent = loop {
         tokio::select! {
             incoming = next(stream) => match incoming {
@@ -298,7 +370,7 @@ async fn serve(
             },
             e = events.recv() => match e {
                 Ok(e) => {
-                    if !event(&e.name, &e.payload) {
+                    if !event(&e.name, &e.payload, e.droppable) {
                         break false;
                     }
                 }
@@ -306,13 +378,18 @@ async fn serve(
                 Err(broadcast::error::RecvError::Closed) => break true,
             },
             _ = tick.tick() => {
-                if !event("tick", &json!({"ts": crate::clock::now_ms()}).to_string()) {
+                if !event("tick", &json!({"ts": crate::clock::now_ms()}).to_string(), true) {
+                    break false;
+                }
+            }
+            _ = watchdog.tick() => {
+                if out.stalled() {
                     break false;
                 }
             }
             _ = stopping.changed() => {
                 let bye = json!({"reason": "gateway stopping", "restartExpectedMs": null}).to_string();
-                event("shutdown", &bye);
+                event("shutdown", &bye, false);
                 out.close(1012, "service restart");
                 break true;
             }
