@@ -21,10 +21,12 @@
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
 //! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
 //! | [`protocol`] | an OpenClaw protocol v4 client: raw frames, `hello`, `call`, events |
+//! | [`chaos`] | randomized HA faults and the invariant checker of the history |
 //! | [`ha`] | HA clusters: nodes sharing a Redis lease, who holds it, recorded job runs |
 //! | [`redis`] | a private redis-server that can be killed and started again on its port |
 
 pub mod backend;
+pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod edge;

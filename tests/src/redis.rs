@@ -15,11 +15,23 @@ pub struct Redis {
     process: Option<ChildProcess>,
     port: u16,
     dir: TempDir,
+    /// Append-only file fsynced on every write: a restart keeps every write
+    /// it acknowledged (the lease's epoch counter, recorded job runs).
+    persistent: bool,
 }
 
 impl Redis {
     /// Starts one on a free port, without persistence.
     pub async fn start() -> Redis {
+        Redis::start_with(false).await
+    }
+
+    /// Starts one on a free port that keeps its data across restarts.
+    pub async fn start_persistent() -> Redis {
+        Redis::start_with(true).await
+    }
+
+    async fn start_with(persistent: bool) -> Redis {
         let dir = tempfile::Builder::new()
             .prefix("openclaw-redis-")
             .tempdir()
@@ -28,6 +40,7 @@ impl Redis {
             process: None,
             port: free_port(),
             dir,
+            persistent,
         };
         redis.resume().await;
         redis
@@ -48,13 +61,17 @@ impl Redis {
         self.process = None;
     }
 
-    /// Starts it again on the same port (empty: no persistence).
+    /// Starts it again on the same port (empty unless persistent).
     pub async fn resume(&mut self) {
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path());
+            .args(["--save", ""]);
+        if self.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        cmd.arg("--dir").arg(self.dir.path());
         self.process = Some(ChildProcess::spawn(
             "redis-server",
             &mut cmd,

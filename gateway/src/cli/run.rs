@@ -14,6 +14,8 @@ pub fn run(settings: Settings) -> Result<i32, String> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: `start` writes to a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let addr = SocketAddr::new(settings.bind.value, settings.port.value);
     let mut instance = Instance::claim(&settings.locations.state_dir.value, addr, &settings.node)?;

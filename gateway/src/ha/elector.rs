@@ -54,6 +54,8 @@ pub async fn run(node: Arc<Node>) {
         free_since: None,
         cooldown_until: None,
         asked_step_down: None,
+        last_beat: None,
+        last_holder: None,
     };
     loop {
         if *stop.borrow() {
@@ -66,12 +68,16 @@ pub async fn run(node: Arc<Node>) {
             e.follow_step().await
         };
         e.update_readiness();
+        e.beat_if_due("running").await;
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = ha.wake.notified() => {}
             _ = stop.changed() => {}
         }
     }
+    // Say "stopped" first, so no follower waits for this node to take over.
+    e.last_beat = None;
+    e.beat_if_due("stopped").await;
     e.resign("the node is stopping").await;
 }
 
@@ -87,6 +93,10 @@ struct Elector {
     cooldown_until: Option<Instant>,
     /// The epoch this node last asked to step down, so it asks once.
     asked_step_down: Option<u64>,
+    /// When this node last wrote its heartbeat (`None`: write at once).
+    last_beat: Option<Instant>,
+    /// The last holder seen in the lease, to count failovers.
+    last_holder: Option<String>,
 }
 
 impl Elector {
@@ -110,6 +120,7 @@ impl Elector {
         ha.leadership.saw(view.holder.clone());
         if let Some(holder) = view.holder {
             self.free_since = None;
+            self.last_holder = Some(holder.node.clone());
             self.maybe_ask_step_down(&holder).await;
             // Look again just after it would expire unless renewed.
             return view
@@ -126,7 +137,7 @@ impl Elector {
         let sent = Instant::now();
         match ha.lease.acquire(&self.claim, s.ttl).await {
             Ok(Some(record)) => {
-                let before = ha.leadership.known_leader();
+                let before = self.last_holder.take();
                 self.start_term(record, sent, before);
                 s.renew
             }
@@ -204,7 +215,7 @@ impl Elector {
         let _ = ha.cluster.send(&msg).await;
     }
 
-    fn start_term(&mut self, record: LeaseRecord, sent: Instant, before: Option<LeaseRecord>) {
+    fn start_term(&mut self, record: LeaseRecord, sent: Instant, before: Option<String>) {
         let node = self.node.clone();
         let ha = &node.ha;
         let s = &ha.settings;
@@ -212,10 +223,10 @@ impl Elector {
             epoch = record.epoch,
             since_ms = record.since,
             until_ms = crate::clock::now_ms() + (s.ttl - s.margin).as_millis() as u64,
-            previous = before.as_ref().map(|b| b.node.as_str()).unwrap_or("none"),
+            previous = before.as_deref().unwrap_or("none"),
             "became leader"
         );
-        if before.is_some_and(|b| b.node != record.node) {
+        if before.is_some_and(|b| b != record.node) {
             self.node.metrics.failovers.inc();
         }
         self.node.metrics.leader.set(1);
@@ -224,6 +235,7 @@ impl Elector {
         self.last_sent = sent;
         ha.leadership.lead(record.clone(), sent + s.ttl - s.margin);
         self.held = Some(record);
+        self.last_beat = None;
         let node = self.node.clone();
         let me = self.claim.node.clone();
         tokio::spawn(async move {
@@ -249,22 +261,21 @@ impl Elector {
                 .await;
             return Duration::ZERO;
         }
-        let due = self.last_sent + s.renew;
-        if now < due && !self.handover_due().await {
-            return (due - now).min(deadline - now);
-        }
         if self.handover_due().await {
             self.hand_over("another node takes over").await;
             return Duration::ZERO;
         }
+        let due = self.last_sent + s.renew;
+        if now < due {
+            return (due - now).min(deadline - now);
+        }
         let sent = Instant::now();
-        let t = sent;
         match ha.lease.renew(&held, s.ttl).await {
             Ok(true) => {
                 self.node
                     .metrics
                     .lease_renew_seconds
-                    .observe(t.elapsed().as_secs_f64());
+                    .observe(sent.elapsed().as_secs_f64());
                 self.last_sent = sent;
                 ha.leadership.lead(held, sent + s.ttl - s.margin);
                 s.renew
@@ -360,6 +371,7 @@ impl Elector {
     fn end_term(&mut self) {
         let node = self.node.clone();
         let ha = &node.ha;
+        self.last_beat = None;
         ha.leadership.follow();
         self.node.metrics.leader.set(0);
         let node = self.node.clone();
@@ -367,6 +379,23 @@ impl Elector {
             node.bus
                 .emit_here("health", &crate::methods::health_payload(&node).await);
         });
+    }
+
+    /// Writes this node's heartbeat if a renew interval has passed since the
+    /// last one (or leadership changed since).
+    async fn beat_if_due(&mut self, state: &str) {
+        let node = self.node.clone();
+        if self
+            .last_beat
+            .is_some_and(|t| t.elapsed() < node.ha.settings.renew)
+        {
+            return;
+        }
+        self.last_beat = Some(Instant::now());
+        let record = super::heartbeat::record(&node, state);
+        if let Err(e) = node.ha.cluster.beat(&record).await {
+            tracing::debug!(error = %e, "heartbeat not written");
+        }
     }
 
     /// Acts on the control messages that arrived since the last step.

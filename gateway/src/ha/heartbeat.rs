@@ -1,12 +1,11 @@
-//! This node's heartbeat: its record in the cluster, written every renew
-//! interval, and marked `stopped` by a graceful stop. Other nodes read it for
+//! This node's heartbeat: its record in the cluster, written by the elector
+//! every renew interval and marked `stopped` by a graceful stop. Other nodes read it for
 //! priority; `nodes` and `lock-status` show it; `config_hash` flags drift.
 
 use super::cluster::NodeRecord;
 use crate::config::{SessionStorage, Settings};
 use crate::node::{Node, VERSION};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// A hash of the settings every node of one cluster should share: sessions,
 /// lock, HA mode and lease timing, token, agents, limits and jobs. A node's
@@ -63,22 +62,5 @@ pub fn record(node: &Node, state: &str) -> NodeRecord {
         boot_id: node.boot_id.clone(),
         interval_ms: ha.settings.renew.as_millis() as u64,
         last_seen: 0,
-    }
-}
-
-/// Beats every renew interval until the node stops.
-pub async fn run(node: Arc<Node>) {
-    let mut stop = node.stopping.subscribe();
-    let mut leader = node.ha.leadership.subscribe();
-    loop {
-        if let Err(e) = node.ha.cluster.beat(&record(&node, "running")).await {
-            tracing::debug!(error = %e, "heartbeat not written");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(node.ha.settings.renew) => {}
-            // A change of leadership is news for `nodes` at once.
-            _ = leader.changed() => {}
-            _ = stop.changed() => return,
-        }
     }
 }

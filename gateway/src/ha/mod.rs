@@ -6,7 +6,8 @@
 //! - [`elector`]: the state machine that takes, renews and gives up the lease.
 //! - [`leadership`]: whether this node leads *now* (deadline-checked).
 //! - [`primary_check`]: a secondary's watch on its primary.
-//! - [`heartbeat`]: this node's record for the others and the operator.
+//! - [`heartbeat`]: this node's record for the others and the operator
+//!   (written by the elector every renew interval).
 //! - [`control`]: messages from other nodes and operator commands.
 //! - [`jobs`]: leader-only scheduled jobs, each run fenced by the epoch.
 //!
@@ -119,13 +120,10 @@ impl Ha {
                     node.stopping.subscribe(),
                 ));
             }
-            tokio::spawn(heartbeat::run(node.clone()));
             tokio::spawn(control::run(node.clone()));
             let elector_node = node.clone();
             tokio::spawn(async move {
                 elector::run(elector_node.clone()).await;
-                let record = heartbeat::record(&elector_node, "stopped");
-                let _ = elector_node.ha.cluster.beat(&record).await;
                 let _ = elector_node.ha.resigned.send(true);
             });
         }

@@ -141,7 +141,7 @@ type Ws = WebSocketStream<TcpStream>;
 async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> Result<T, String> {
     tokio::time::timeout(limit, fut)
         .await
-        .map_err(|_| format!("no {what} within {} ms", limit.as_millis()))
+        .map_err(|_| format!("timed out after {} ms awaiting {what}", limit.as_millis()))
 }
 
 /// The next text frame as JSON; control frames are skipped (tungstenite answers pings).
