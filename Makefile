@@ -4,9 +4,9 @@
 #   make interop  the official OpenClaw CLI against our node (large download)
 SHELL := /bin/bash
 CARGO ?= cargo
-APT_PACKAGES := cmake redis-server nginx haproxy wrk curl
+APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables
 
-.PHONY: run test deps build lint bench bench-gateway interop clean
+.PHONY: run test deps build lint bench bench-gateway bench-ha chaos interop clean
 
 # Installs what is missing (Debian); a no-op when everything is there.
 deps:
@@ -45,6 +45,17 @@ bench: deps build
 bench-gateway: deps build
 	$(CARGO) build --release -p openclaw-e2e --bin gateway_bench
 	BENCH_GW_BIN=$(CURDIR)/target/dist/openclaw BENCH_GW_CLIENT=$(CURDIR)/target/release/gateway_bench bash benches/gateway.sh
+
+# Failover timings: 20 graceful and 20 crash rounds (benches/ha.sh, results in benches/RESULTS.md).
+bench-ha: deps build
+	$(CARGO) build --release -p openclaw-e2e --bin ha_bench
+	OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw bash benches/ha.sh
+
+# The long randomized HA run: 120 faults (kill -9, SIGSTOP, Redis restarts,
+# promote, graceful stops) checked by the invariant checker; OPENCLAW_CHAOS_SEED replays one.
+chaos: deps build
+	OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw OPENCLAW_CHAOS_FAULTS=$${OPENCLAW_CHAOS_FAULTS:-120} \
+	  $(CARGO) test --release -p openclaw-e2e --test gateway_chaos -- --nocapture
 
 clean:
 	$(CARGO) clean

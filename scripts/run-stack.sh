@@ -73,6 +73,8 @@ Try:
   $OPENCLAW gateway health --url ws://127.0.0.1:8080 --token local-dev-token
   curl -s http://127.0.0.1:18789/ready; curl -s http://127.0.0.1:18789/metrics | grep openclaw_gateway_
   OPENCLAW_STATE_DIR=.run/node1 $OPENCLAW gateway status
+  OPENCLAW_CONFIG_PATH=conf/gateway.json $OPENCLAW gateway nodes      # the cluster; lock-status: the lease
+  OPENCLAW_CONFIG_PATH=conf/gateway.json $OPENCLAW gateway promote --node node3
   OPENCLAW_STATE_DIR=.run/node1 $OPENCLAW gateway stop     # the edge routes around it
 
 Ctrl-C stops it all.

@@ -99,6 +99,26 @@ impl RedisLink {
 }
 
 impl RedisLink {
+    /// Runs a prepared Lua script invocation within `limit`.
+    pub async fn script<T: redis::FromRedisValue>(
+        &self,
+        limit: Duration,
+        inv: redis::ScriptInvocation<'_>,
+    ) -> Result<T, String> {
+        self.call_within(limit, |mut c| async move { inv.invoke_async(&mut c).await })
+            .await
+    }
+
+    /// Runs one command within `limit`.
+    pub async fn command<T: redis::FromRedisValue>(
+        &self,
+        limit: Duration,
+        cmd: redis::Cmd,
+    ) -> Result<T, String> {
+        self.call_within(limit, |mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
     /// Follows a pub/sub channel until `stop` changes, reconnecting with
     /// backoff (100 ms doubling to 2 s) after any loss; redis-rs does not
     /// resubscribe by itself. Every state change and message goes to `on`.

@@ -24,6 +24,7 @@
 //! | [`chaos`] | randomized HA faults and the invariant checker of the history |
 //! | [`ha`] | HA clusters: nodes sharing a Redis lease, who holds it, recorded job runs |
 //! | [`redis`] | a private redis-server that can be killed and started again on its port |
+//! | [`netns`] | network namespaces joined by a veth pair, deleted on drop; reaching into one |
 
 pub mod backend;
 pub mod chaos;
@@ -33,6 +34,7 @@ pub mod edge;
 pub mod gateway;
 pub mod ha;
 pub mod metrics;
+pub mod netns;
 pub mod nginx;
 pub mod nginx_conf;
 pub mod ports;

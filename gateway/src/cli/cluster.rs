@@ -36,11 +36,15 @@ fn store(s: &Settings) -> Result<Store, String> {
 
 impl Store {
     fn view(&self) -> Result<(LeaseView, Vec<NodeRecord>, u64, Option<String>), String> {
+        let place = self.lease.location();
         self.rt.block_on(async {
             let view = self.lease.read().await.map_err(|e| e.0)?;
             let (nodes, now) = self.cluster.nodes().await.map_err(|e| e.0)?;
             let preferred = self.cluster.preferred().await.map_err(|e| e.0)?;
             Ok((view, nodes, now, preferred))
+        })
+        .map_err(|e: String| {
+            format!("cannot read the lease ({place}): {e}; check that it is reachable and that gateway.lock in the config names it")
         })
     }
 }

@@ -135,7 +135,7 @@ impl SessionStore for RedisStore {
             .arg(preview(message));
         let fields: HashMap<String, String> = self
             .link
-            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .script(crate::redis_link::CALL_TIMEOUT, inv)
             .await
             .map_err(StoreError)?;
         parse_meta(key, fields).ok_or_else(|| StoreError("append returned no session".into()))
@@ -233,7 +233,7 @@ impl SessionStore for RedisStore {
             .arg(key);
         let fields: HashMap<String, String> = self
             .link
-            .call(|mut c| async move { inv.invoke_async(&mut c).await })
+            .script(crate::redis_link::CALL_TIMEOUT, inv)
             .await
             .map_err(StoreError)?;
         Ok(parse_meta(key, fields))

@@ -37,7 +37,7 @@ pub struct NodeRecord {
     pub host: String,
     pub state_dir: String,
     pub boot_id: String,
-    /// How often it beats; a record older than three beats is stale.
+    /// How often it beats (see [`NodeRecord::live`]).
     pub interval_ms: u64,
     /// When the store last heard from it (the store's clock), milliseconds.
     #[serde(default)]
@@ -45,9 +45,13 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// Whether the node is running and beat recently, at store time `now_ms`.
+    /// Whether the node is running and beat recently, at store time `now_ms`:
+    /// within two beats (and a little). With beats every renew interval, at
+    /// most a third of the lease ttl by default, a crashed leader's record is
+    /// stale before its lease expires, so nobody waits for it to take over.
     pub fn live(&self, now_ms: u64) -> bool {
-        self.state == "running" && now_ms.saturating_sub(self.last_seen) <= 3 * self.interval_ms
+        self.state == "running"
+            && now_ms.saturating_sub(self.last_seen) <= 2 * self.interval_ms + 250
     }
 }
 

@@ -66,23 +66,19 @@ impl RedisCluster {
         &self.link
     }
 
-    async fn invoke<T: redis::FromRedisValue + Send>(
+    async fn invoke<T: redis::FromRedisValue>(
         &self,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, LeaseError> {
         self.link
-            .call_within(self.timeout, |mut c| async move {
-                inv.invoke_async(&mut c).await
-            })
+            .script(self.timeout, inv)
             .await
             .map_err(LeaseError)
     }
 
-    async fn cmd<T: redis::FromRedisValue + Send>(&self, cmd: redis::Cmd) -> Result<T, LeaseError> {
+    async fn cmd<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, LeaseError> {
         self.link
-            .call_within(self.timeout, |mut c| async move {
-                cmd.query_async(&mut c).await
-            })
+            .command(self.timeout, cmd)
             .await
             .map_err(LeaseError)
     }

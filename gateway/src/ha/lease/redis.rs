@@ -103,14 +103,12 @@ impl RedisLease {
         format!("{}:{name}", self.key)
     }
 
-    async fn run<T: redis::FromRedisValue + Send>(
+    async fn run<T: redis::FromRedisValue>(
         &self,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, LeaseError> {
         self.link
-            .call_within(self.timeout, |mut c| async move {
-                inv.invoke_async(&mut c).await
-            })
+            .script(self.timeout, inv)
             .await
             .map_err(LeaseError)
     }
