@@ -80,6 +80,7 @@ impl Node {
             runs_done: Notify::new(),
         });
         tokio::spawn(health_events(node.clone()));
+        tokio::spawn(crate::presence::announce(node.clone()));
         crate::ha::Ha::start(&node);
         if let Some((link, prefix, rx)) = redis {
             // Not ready until Redis has answered once.

@@ -5,11 +5,19 @@ use crate::clock::now_ms;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// At most this many entries are listed, the newest first (the reference
+/// gateway's cap): a `presence` event goes to every client, so its size must
+/// not grow with the number of clients.
+pub const MAX_ENTRIES: usize = 200;
 
 /// Who is here.
 pub struct Presence {
     own: Value,
     clients: Mutex<BTreeMap<String, Value>>,
+    /// Signalled at every join and leave; see [`announce`].
+    changed: Notify,
 }
 
 impl Presence {
@@ -22,6 +30,7 @@ impl Presence {
                 "text": format!("Gateway: {host} ({ip}) · app {version} · mode gateway · node {node}"),
             }),
             clients: Mutex::new(BTreeMap::new()),
+            changed: Notify::new(),
         }
     }
 
@@ -41,23 +50,48 @@ impl Presence {
             "instanceId": s("instanceId"), "clientId": s("id"), "connId": conn_id, "ts": now_ms(),
         });
         self.lock().insert(conn_id.to_string(), entry);
+        self.changed.notify_one();
     }
 
     /// Forgets a client; whether it was known.
     pub fn leave(&self, conn_id: &str) -> bool {
-        self.lock().remove(conn_id).is_some()
+        let known = self.lock().remove(conn_id).is_some();
+        self.changed.notify_one();
+        known
     }
 
-    /// Every entry, the node first.
+    /// The node first, then its newest clients, [`MAX_ENTRIES`] in all.
     pub fn list(&self) -> Vec<Value> {
         let mut own = self.own.clone();
         own["ts"] = json!(now_ms());
-        std::iter::once(own)
-            .chain(self.lock().values().cloned())
-            .collect()
+        let mut clients: Vec<Value> = self.lock().values().cloned().collect();
+        clients.sort_by_key(|c| std::cmp::Reverse(c["ts"].as_u64().unwrap_or(0)));
+        clients.truncate(MAX_ENTRIES - 1);
+        std::iter::once(own).chain(clients).collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Value>> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How long joins and leaves are gathered into one `presence` event: a burst
+/// of connections makes a few events, not one per connection to every client.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Announces presence changes to this node's clients until the node stops.
+pub async fn announce(node: std::sync::Arc<crate::node::Node>) {
+    let mut stop = node.stopping.subscribe();
+    loop {
+        tokio::select! {
+            _ = node.presence.changed.notified() => {}
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(COALESCE) => {}
+            _ = stop.changed() => return,
+        }
+        node.bus
+            .emit_here("presence", &json!({"presence": node.presence.list()}));
     }
 }

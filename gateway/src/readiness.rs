@@ -3,8 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::watch;
+
+/// A condition asked at every read, for facts that change with the clock
+/// rather than with an event (a leader's term ends at its deadline whether or
+/// not anything runs then): `Some((component, reason))` when not ready.
+pub type Gate = Box<dyn Fn() -> Option<(&'static str, String)> + Send + Sync>;
 
 /// The problems that keep a node from taking traffic, by component.
 pub struct Readiness {
@@ -12,6 +17,7 @@ pub struct Readiness {
     draining: AtomicBool,
     /// Bumped at every change, so `health` events can follow readiness.
     changes: watch::Sender<u64>,
+    gate: OnceLock<Gate>,
 }
 
 impl Default for Readiness {
@@ -20,6 +26,7 @@ impl Default for Readiness {
             problems: Mutex::default(),
             draining: AtomicBool::new(false),
             changes: watch::channel(0).0,
+            gate: OnceLock::new(),
         }
     }
 }
@@ -32,6 +39,11 @@ impl Readiness {
 
     fn changed(&self) {
         self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Installs the gate (once; later calls are ignored).
+    pub fn set_gate(&self, gate: Gate) {
+        let _ = self.gate.set(gate);
     }
 
     /// Records (or replaces) a component's problem.
@@ -75,6 +87,9 @@ impl Readiness {
             .iter()
             .map(|(c, r)| format!("{c}: {r}"))
             .collect();
+        if let Some((component, reason)) = self.gate.get().and_then(|g| g()) {
+            reasons.push(format!("{component}: {reason}"));
+        }
         if self.draining() {
             reasons.insert(0, "node: shutting down".to_string());
         }

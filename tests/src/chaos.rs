@@ -66,7 +66,8 @@ pub struct History {
     pub healed_ms: u64,
 }
 
-fn field(line: &str, name: &str) -> Option<u64> {
+/// The number after ` NAME=` in a log line.
+pub fn field(line: &str, name: &str) -> Option<u64> {
     let at = line.find(&format!(" {name}="))? + name.len() + 2;
     line[at..]
         .split(|c: char| !c.is_ascii_digit())

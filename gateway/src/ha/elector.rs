@@ -67,7 +67,6 @@ pub async fn run(node: Arc<Node>) {
         } else {
             e.follow_step().await
         };
-        e.update_readiness();
         e.beat_if_due("running").await;
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
@@ -261,36 +260,40 @@ impl Elector {
                 .await;
             return Duration::ZERO;
         }
-        if self.handover_due().await {
-            self.hand_over("another node takes over").await;
-            return Duration::ZERO;
-        }
         let due = self.last_sent + s.renew;
         if now < due {
             return (due - now).min(deadline - now);
         }
         let sent = Instant::now();
-        match ha.lease.renew(&held, s.ttl).await {
-            Ok(true) => {
+        // An answer after the deadline is of no use: the term is over then.
+        let renewed = tokio::time::timeout(deadline - now, ha.lease.renew(&held, s.ttl)).await;
+        match renewed {
+            Ok(Ok(true)) => {
                 self.node
                     .metrics
                     .lease_renew_seconds
                     .observe(sent.elapsed().as_secs_f64());
                 self.last_sent = sent;
                 ha.leadership.lead(held, sent + s.ttl - s.margin);
-                s.renew
             }
-            Ok(false) => {
+            Ok(Ok(false)) => {
                 self.step_down("the lease is no longer ours (expired or cleared)")
                     .await;
-                Duration::ZERO
+                return Duration::ZERO;
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 tracing::warn!(error = %err, "lease renewal failed; retrying until the term's deadline");
                 let left = deadline.saturating_duration_since(Instant::now());
-                (s.renew / 4).min(left)
+                return (s.renew / 4).min(left);
             }
+            Err(_) => return Duration::ZERO,
         }
+        // Only with the lease store answering: a hand-over needs it anyway.
+        if self.handover_due().await {
+            self.hand_over("another node takes over").await;
+            return Duration::ZERO;
+        }
+        s.renew
     }
 
     /// Whether the leader should hand over now: `promote` prefers a live
@@ -402,9 +405,14 @@ impl Elector {
     async fn handle_inbox(&mut self) {
         let messages = self.ha().take_inbox();
         for m in messages {
-            if m.cmd == "step-down" && self.held.is_some() {
+            if self.held.is_none() {
+                continue;
+            }
+            if m.cmd == "step-down" {
                 self.hand_over(&format!("asked to step down by {}", m.from))
                     .await;
+            } else if m.cmd == "promote" && self.handover_due().await {
+                self.hand_over(&format!("promote by {}", m.from)).await;
             }
         }
     }
@@ -416,27 +424,6 @@ impl Elector {
                 "lease",
                 format!("{} unreachable: {err}", self.ha().lease.kind()),
             );
-        }
-    }
-
-    /// Active-standby: only the leader is ready.
-    fn update_readiness(&self) {
-        let node = self.node.clone();
-        let ha = &node.ha;
-        if ha.settings.mode != crate::config::file::HaMode::ActiveStandby {
-            return;
-        }
-        if ha.leadership.is_leader() {
-            self.node.readiness.clear("ha");
-        } else {
-            let leader = ha
-                .leadership
-                .known_leader()
-                .map(|l| format!("the leader is {} (epoch {})", l.node, l.epoch))
-                .unwrap_or_else(|| "no leader yet".to_string());
-            self.node
-                .readiness
-                .fail("ha", format!("standby in active-standby mode; {leader}"));
         }
     }
 }

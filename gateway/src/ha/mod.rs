@@ -60,7 +60,7 @@ pub fn open(lock: &LockPlace, timeout: Duration) -> Result<Backends, String> {
 /// A node's HA state, shared by the elector, the probes and the methods.
 pub struct Ha {
     pub settings: HaSettings,
-    pub leadership: Leadership,
+    pub leadership: Arc<Leadership>,
     pub lease: Arc<dyn Lease>,
     pub cluster: Arc<dyn Cluster>,
     /// Wakes the elector at once (a control message or a stop).
@@ -91,7 +91,7 @@ impl Ha {
         };
         Ok(Ha {
             settings: s.ha.clone(),
-            leadership: Leadership::default(),
+            leadership: Arc::default(),
             lease,
             cluster,
             wake: Notify::new(),
@@ -110,8 +110,19 @@ impl Ha {
         let ha = &node.ha;
         if ha.settings.enabled {
             if ha.settings.mode == crate::config::file::HaMode::ActiveStandby {
-                node.readiness
-                    .fail("ha", "standby in active-standby mode; electing".to_string());
+                // Asked at every read: a term ends at its deadline, even while
+                // the elector waits on an unreachable Redis.
+                let leadership = ha.leadership.clone();
+                node.readiness.set_gate(Box::new(move || {
+                    if leadership.is_leader() {
+                        return None;
+                    }
+                    let leader = leadership
+                        .known_leader()
+                        .map(|l| format!("the leader is {} (epoch {})", l.node, l.epoch))
+                        .unwrap_or_else(|| "no leader yet".to_string());
+                    Some(("ha", format!("standby in active-standby mode; {leader}")))
+                }));
             }
             if let Some(w) = &ha.settings.watch {
                 tokio::spawn(primary_check::watch(

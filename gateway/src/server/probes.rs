@@ -27,8 +27,12 @@ pub async fn ready(State(node): State<Arc<Node>>) -> impl IntoResponse {
 
 /// Prometheus text; the session count is read from the store at scrape time.
 pub async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    // Leadership ends at a deadline, not at an event: read it now.
+    node.metrics
+        .leader
+        .set(node.ha.leadership.is_leader() as i64);
     if let Ok(Ok(n)) = tokio::time::timeout(
-        Duration::from_secs(1),
+        Duration::from_millis(250),
         node.timed("count", node.store.count()),
     )
     .await
