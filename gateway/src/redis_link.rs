@@ -30,8 +30,14 @@ pub struct RedisLink {
 impl RedisLink {
     /// Checks the URL; does not connect.
     pub fn new(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("`{url}` is not a Redis URL (redis://host:port/db): {e}"))?;
+        let bad = |e: redis::RedisError| {
+            format!("`{url}` is not a Redis URL (redis://host:port/db): {e}")
+        };
+        // TCP_NODELAY: a script's reply must not wait for a delayed ACK (40 ms).
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(bad)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(bad)?;
         Ok(RedisLink {
             client,
             url: url.to_string(),

@@ -37,7 +37,12 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    // TCP_NODELAY: a response and the events after it are small writes in a
+    // row; Nagle would hold each behind the client's delayed ACK (40 ms).
+    let listener =
+        axum::serve::ListenerExt::tap_io(tokio::net::TcpListener::from_std(listener)?, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     let app = router(node.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let draining = node.clone();
     let signal = async move {
