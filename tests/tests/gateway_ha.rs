@@ -313,3 +313,32 @@ async fn local_lock_nodes_on_one_machine_share_a_lock_file() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_preempt_a_higher_priority_node_takes_leadership_back() {
+    bounded(LIMIT, async {
+        let redis = Redis::start().await;
+        let s = HaNode::new("secondary", Some("secondary"), 50)
+            .ha_keys("preempt: true")
+            .config(&redis);
+        let secondary = Gateway::start(s).await;
+        let first = wait_holder(&redis, "secondary", SLACK).await;
+        let p = HaNode::new("primary", Some("primary"), 100)
+            .ha_keys("preempt: true")
+            .config(&redis);
+        let primary = Gateway::start(p).await;
+        let back = wait_holder(&redis, "primary", SLACK).await;
+        assert!(back["epoch"].as_u64() > first["epoch"].as_u64());
+        until("the primary to be ready", SLACK, || is_ready(&primary)).await;
+        until("the secondary to follow", SLACK, || async {
+            !is_ready(&secondary).await
+        })
+        .await;
+        assert!(
+            secondary.log().contains("another node takes over"),
+            "{}",
+            secondary.log()
+        );
+    })
+    .await;
+}
