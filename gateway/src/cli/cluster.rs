@@ -6,7 +6,6 @@ use super::Global;
 use crate::config::Settings;
 use crate::ha::cluster::{Cluster, Control, NodeRecord};
 use crate::ha::lease::{Lease, LeaseRecord, LeaseView};
-use crate::ha::settings::LockPlace;
 use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
@@ -24,13 +23,16 @@ fn store(s: &Settings) -> Result<Store, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let crate::ha::Backends { lease, cluster } =
-        crate::ha::open(&s.ha.lock, Duration::from_secs(2))?;
+    let crate::ha::Backends {
+        lease,
+        cluster,
+        redis,
+    } = crate::ha::open(&s.ha.lock, Duration::from_secs(2))?;
     Ok(Store {
         lease,
         cluster,
         rt,
-        local: matches!(s.ha.lock, LockPlace::Local { .. }),
+        local: redis.is_none(),
     })
 }
 

@@ -8,15 +8,13 @@ use super::cluster::redis::control_channel;
 use super::cluster::Control;
 use super::settings::LockPlace;
 use crate::node::Node;
-use crate::redis_link::{Delivery, RedisLink};
+use crate::redis_link::Delivery;
 use std::sync::Arc;
 
 /// Follows the control channel until the node stops (Redis lease only).
 pub async fn run(node: Arc<Node>) {
-    let LockPlace::Redis { url, key } = &node.ha.settings.lock else {
-        return;
-    };
-    let Ok(link) = RedisLink::new(url) else {
+    let (LockPlace::Redis { key, .. }, Some(link)) = (&node.ha.settings.lock, &node.ha.redis)
+    else {
         return;
     };
     let me = node.settings.node.clone();

@@ -37,6 +37,8 @@ use tokio::sync::{watch, Notify};
 pub struct Backends {
     pub lease: Arc<dyn Lease>,
     pub cluster: Arc<dyn Cluster>,
+    /// The Redis they use (`None` for the local kind), for the control channel.
+    pub redis: Option<Arc<RedisLink>>,
 }
 
 /// Opens the lease and cluster the lock settings name. Every call is
@@ -47,12 +49,18 @@ pub fn open(lock: &LockPlace, timeout: Duration) -> Result<Backends, String> {
             let link = Arc::new(RedisLink::new(url)?);
             Backends {
                 lease: Arc::new(lease::redis::RedisLease::new(link.clone(), key, timeout)),
-                cluster: Arc::new(cluster::redis::RedisCluster::new(link, key, timeout)),
+                cluster: Arc::new(cluster::redis::RedisCluster::new(
+                    link.clone(),
+                    key,
+                    timeout,
+                )),
+                redis: Some(link),
             }
         }
         LockPlace::Local { path } => Backends {
             lease: Arc::new(lease::local::LocalLease::new(path)),
             cluster: Arc::new(cluster::local::LocalCluster::new(path)),
+            redis: None,
         },
     })
 }
@@ -63,6 +71,8 @@ pub struct Ha {
     pub leadership: Arc<Leadership>,
     pub lease: Arc<dyn Lease>,
     pub cluster: Arc<dyn Cluster>,
+    /// The lease's Redis, for the control channel (`None`: local lock).
+    pub redis: Option<Arc<RedisLink>>,
     /// Wakes the elector at once (a control message or a stop).
     pub wake: Notify,
     /// Control messages for the elector, taken at its next step.
@@ -82,7 +92,11 @@ pub struct Ha {
 impl Ha {
     /// The HA state for a node with these settings (nothing runs yet).
     pub fn new(s: &crate::config::Settings) -> Result<Ha, String> {
-        let Backends { lease, cluster } = open(&s.ha.lock, s.ha.renew)?;
+        let Backends {
+            lease,
+            cluster,
+            redis,
+        } = open(&s.ha.lock, s.ha.renew)?;
         let host = crate::config::resolve::hostname();
         let address = if s.bind.value.is_unspecified() {
             format!("{host}:{}", s.port.value)
@@ -94,6 +108,7 @@ impl Ha {
             leadership: Arc::default(),
             lease,
             cluster,
+            redis,
             wake: Notify::new(),
             inbox: std::sync::Mutex::default(),
             stop_requested: watch::channel(false).0,

@@ -131,7 +131,6 @@ mod tests {
         PrimaryWatch {
             url: "http://127.0.0.1:1/health".into(),
             interval: Duration::from_secs(10),
-            failover: true,
             retries: 3,
             backoff,
             timeout: Duration::from_secs(30),

@@ -18,8 +18,6 @@ pub enum LockPlace {
 pub struct PrimaryWatch {
     pub url: String,
     pub interval: Duration,
-    /// `false`: the node never takes the lease by itself (only when promoted).
-    pub failover: bool,
     /// Failed checks in a row before the primary counts as down.
     pub retries: u32,
     pub backoff: Backoff,
@@ -100,7 +98,6 @@ impl HaSettings {
                         .interval
                         .map(|d| d.0)
                         .unwrap_or(Duration::from_secs(10)),
-                    failover: failover_enabled,
                     retries: failover.and_then(|f| f.retries).unwrap_or(3).max(1),
                     backoff: failover
                         .and_then(|f| f.backoff)

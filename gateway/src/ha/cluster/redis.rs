@@ -61,11 +61,6 @@ impl RedisCluster {
         }
     }
 
-    /// The link, for the control subscription.
-    pub fn link(&self) -> &Arc<RedisLink> {
-        &self.link
-    }
-
     async fn invoke<T: redis::FromRedisValue>(
         &self,
         inv: redis::ScriptInvocation<'_>,
