@@ -6,11 +6,13 @@
 mod duration;
 mod error;
 mod model;
+mod size;
 mod validate;
 
 pub use duration::{parse_duration, ConfDuration};
 pub use error::{ConfigError, ConfigErrors, Locator};
 pub use model::*;
+pub use size::{parse_size, ByteSize};
 pub use validate::unprotected_admin;
 
 /// A parsed and validated config, with what is needed to point at its lines.

@@ -6,6 +6,7 @@
 //! error with its line and column.
 
 use super::duration::ConfDuration;
+use super::size::ByteSize;
 use crate::vars::Template;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -523,6 +524,120 @@ pub struct VirtualServer {
     pub default_server: bool,
     /// Locations, matched in nginx's order (exact, `^~`/longest prefix, regex).
     pub locations: Vec<Location>,
+    /// Limits and timeouts toward clients (nginx's `client_*`,
+    /// `keepalive_*`, `send_timeout`, `large_client_header_buffers`).
+    #[serde(default)]
+    pub client: ClientConfig,
+}
+
+/// What a client may send and how long it may take, with nginx's names
+/// and defaults. Heads are read before the server is known, so the head
+/// limits and timeouts of a listen address are its default server's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Time to receive a whole request head (`client_header_timeout`);
+    /// on expiry the connection is closed without an answer, as nginx does.
+    #[serde(default = "sixty")]
+    pub header_timeout: ConfDuration,
+    /// Time between two reads of a request body (`client_body_timeout`).
+    #[serde(default = "sixty")]
+    pub body_timeout: ConfDuration,
+    /// Time between two writes to the client (nginx's `send_timeout`).
+    #[serde(default = "sixty")]
+    pub send_timeout: ConfDuration,
+    /// How long an idle keep-alive connection is kept (`keepalive_timeout`); 0 turns keep-alive off.
+    #[serde(default = "seventy_five")]
+    pub keepalive_timeout: ConfDuration,
+    /// Requests served on one connection before it is closed (`keepalive_requests`).
+    #[serde(default = "thousand")]
+    pub keepalive_requests: u64,
+    /// Largest request body (`client_max_body_size`): 413 above it; 0 = no limit.
+    #[serde(default = "one_mib")]
+    pub max_body_size: ByteSize,
+    /// `large_client_header_buffers NUMBER SIZE`, written `"4 8k"`: a
+    /// request line (414) or header line (400) of SIZE or more is refused,
+    /// and so is a head over NUMBER x SIZE.
+    #[serde(default)]
+    pub header_buffers: HeaderBuffers,
+    /// Accept `_` in header names (`underscores_in_headers`); by default
+    /// such headers are dropped, as nginx drops them.
+    #[serde(default)]
+    pub underscores_in_headers: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            header_timeout: sixty(),
+            body_timeout: sixty(),
+            send_timeout: sixty(),
+            keepalive_timeout: seventy_five(),
+            keepalive_requests: thousand(),
+            max_body_size: one_mib(),
+            header_buffers: HeaderBuffers::default(),
+            underscores_in_headers: false,
+        }
+    }
+}
+
+fn seventy_five() -> ConfDuration {
+    ConfDuration::secs(75)
+}
+fn thousand() -> u64 {
+    1000
+}
+fn one_mib() -> ByteSize {
+    ByteSize(1 << 20)
+}
+
+/// nginx's `large_client_header_buffers NUMBER SIZE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderBuffers {
+    /// NUMBER.
+    pub number: u64,
+    /// SIZE in bytes.
+    pub size: u64,
+}
+
+impl Default for HeaderBuffers {
+    fn default() -> Self {
+        HeaderBuffers {
+            number: 4,
+            size: 8 * 1024,
+        }
+    }
+}
+
+impl std::str::FromStr for HeaderBuffers {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let [number, size] = words.as_slice() else {
+            return Err(format!(
+                "header_buffers `{s}`: write NUMBER SIZE, e.g. `4 8k`"
+            ));
+        };
+        let number: u64 =
+            number.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("header_buffers `{s}`: NUMBER must be a positive integer")
+            })?;
+        let size = super::size::parse_size(size)?;
+        if !(1024..=1 << 20).contains(&size) {
+            return Err(format!(
+                "header_buffers `{s}`: SIZE must be between 1k and 1m"
+            ));
+        }
+        Ok(HeaderBuffers { number, size })
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderBuffers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// A location: a path match and what to do with matching requests.
@@ -563,6 +678,9 @@ pub struct Location {
     /// Turn the access log off for this location (`false`).
     #[serde(default = "yes")]
     pub access_log: bool,
+    /// `client_max_body_size` for this location; the server's by default.
+    #[serde(default)]
+    pub client_max_body_size: Option<ByteSize>,
 }
 
 fn sixty() -> ConfDuration {

@@ -4,6 +4,7 @@
 //! YAML, so `openclaw-edge convert` prints exactly what runs; every error
 //! and warning points at the nginx file and line.
 
+mod client;
 mod emit;
 mod lexer;
 mod parse;

@@ -4,6 +4,7 @@
 //! `Connection close`, no upstream keep-alive), so the YAML means the same
 //! thing on its own.
 
+use super::client::{is_client, ClientSet};
 use super::emit::{scalar, Emitter};
 use super::parse::Directive;
 use super::policy::{verdict, Verdict};
@@ -45,6 +46,7 @@ struct Inherited<'a> {
     next_tries: Option<&'a Directive>,
     next_timeout: Option<&'a Directive>,
     access_log: Option<&'a Directive>,
+    client: ClientSet<'a>,
 }
 
 impl<'a> Inherited<'a> {
@@ -69,6 +71,7 @@ impl<'a> Inherited<'a> {
             next_tries: own("proxy_next_upstream_tries").or(self.next_tries),
             next_timeout: own("proxy_next_upstream_timeout").or(self.next_timeout),
             access_log: own("access_log").or(self.access_log),
+            client: self.client.merge(level),
         }
     }
 }
@@ -271,7 +274,7 @@ impl<'a> Translator<'a> {
             match d.name.as_str() {
                 "upstream" | "map" | "include" => {}
                 "server" if d.block.is_some() => self.server(d, &inherited),
-                n if INHERITED.contains(&n) => {}
+                n if INHERITED.contains(&n) || is_client(n) => {}
                 _ => self.other(d, "http"),
             }
         }
@@ -311,6 +314,7 @@ impl<'a> Translator<'a> {
         if default_server {
             self.out.line(2, "default_server: true", Some(d));
         }
+        self.emit_client(&inherited.client);
         self.out.line(2, "locations:", Some(d));
         if let Some(r) = body.iter().find(|x| x.name == "return") {
             // The rewrite phase answers before any location is chosen.
@@ -322,6 +326,7 @@ impl<'a> Translator<'a> {
         for x in body {
             match x.name.as_str() {
                 "listen" | "server_name" => {}
+                n if is_client(n) => {}
                 "location" => {
                     any = true;
                     self.location(x, &inherited);
@@ -415,7 +420,7 @@ impl<'a> Translator<'a> {
         for x in body {
             match x.name.as_str() {
                 "proxy_pass" | "return" => {}
-                n if INHERITED.contains(&n) => {}
+                n if INHERITED.contains(&n) || is_client(n) => {}
                 _ => self.other(x, "location"),
             }
         }
@@ -460,6 +465,7 @@ impl<'a> Translator<'a> {
             }
         }
         self.emit_next(s);
+        self.emit_location_client(&s.client, body);
         if let Some(log) = s.access_log {
             if log.args.first().is_some_and(|a| a == "off") {
                 self.out.line(4, "access_log: false", Some(log));

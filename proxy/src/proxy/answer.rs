@@ -6,10 +6,6 @@ use super::ctx::TryFailure;
 use crate::http1::RequestHead;
 use std::net::SocketAddr;
 
-/// Body of a 400.
-pub const BAD_REQUEST: &[u8] = b"400 Bad Request\n";
-/// Body of nginx's 400 for a head over the size limit.
-pub const TOO_LARGE: &[u8] = b"400 Request Header Or Cookie Too Large\n";
 /// Body of a 404.
 pub const NOT_FOUND: &[u8] = b"404 Not Found\n";
 
@@ -48,7 +44,7 @@ pub fn upstream_failed(
                 "504 Gateway Timeout: upstream \"{upstream}\" (last server {server}): {what}\n"
             ),
         ),
-        Some((TryFailure::Error, what)) => (
+        Some((TryFailure::Error | TryFailure::Invalid, what)) => (
             502,
             format!("502 Bad Gateway: upstream \"{upstream}\" (last server {server}): {what}\n"),
         ),

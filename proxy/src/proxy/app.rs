@@ -3,7 +3,6 @@
 //! requests off a client connection one after another, serves each, and
 //! accounts for it in metrics and the access log.
 
-use super::answer;
 use super::ctx::RequestCtx;
 use super::downstream::{Downstream, HeadFail};
 use super::exchange::{Exchange, Outcome};
@@ -32,22 +31,21 @@ impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut down = Downstream::new(io);
         loop {
-            let head = match down.read_head().await {
+            let limits = self.runtime.load().listeners[self.listener].client;
+            let head = match down.read_head(&limits).await {
                 Ok(head) => head,
                 Err(HeadFail::Gone) => return None,
                 Err(HeadFail::Bad(e)) => {
-                    let body = match e {
-                        HeadError::TooLarge => answer::TOO_LARGE,
-                        HeadError::Malformed => answer::BAD_REQUEST,
-                    };
-                    let mut out = Vec::new();
-                    respond::write_local(&mut out, 400, body, false, 1);
-                    let _ = down.write(&out).await;
+                    refuse(&mut down, e).await;
                     return None;
                 }
             };
+            // nginx closes after `keepalive_requests`, or at once when
+            // `keepalive_timeout` is 0.
+            let last =
+                down.requests >= limits.keepalive_requests || limits.keepalive_timeout.is_zero();
             let mut ctx = RequestCtx::new();
-            let closing = *shutdown.borrow();
+            let closing = *shutdown.borrow() || last;
             let outcome = Exchange {
                 down: &mut down,
                 head: &head,
@@ -65,6 +63,15 @@ impl ServerApp for EdgeApp {
             }
         }
     }
+}
+
+/// Answers a head the edge will not read (and logs why, as nginx logs
+/// "client sent invalid ..." at info level).
+async fn refuse(down: &mut Downstream, e: HeadError) {
+    tracing::info!(client = ?down.client, "refused a request: {}", e.why);
+    let mut out = Vec::new();
+    respond::write_local(&mut out, e.reject.status(), e.reject.body(), false, 1);
+    let _ = down.write(&out).await;
 }
 
 /// Counts the request in the metrics of its server, its upstream, or the

@@ -23,6 +23,9 @@ pub enum TryFailure {
     Error,
     /// Connect or read timed out.
     Timeout,
+    /// The server answered with something the edge will not relay
+    /// (broken or ambiguous framing, an unasked-for 1xx or 101).
+    Invalid,
 }
 
 /// State of one request through the edge.

@@ -1,17 +1,14 @@
-//! The client's connection: its read buffer, addresses and timeouts.
+//! The client's connection: its read buffer, addresses and how many
+//! requests it carried, read and written under nginx's client timeouts.
 
 use super::io::{read_into, timed, Fail};
-use crate::http1::{HeadError, RequestHead};
+use crate::http1::{HeadError, HeadLimits, RequestHead};
+use crate::runtime::ClientLimits;
 use bytes::BytesMut;
 use pingora_core::protocols::Stream;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
-
-/// How long the client may take to send a head or body part, and to take
-/// a write (nginx's `client_header_timeout`, `client_body_timeout` and
-/// `send_timeout`, and Pingora's keep-alive wait: 60 s each).
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Read buffer size: most requests and their bodies fit one read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -19,9 +16,11 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Why no request head could be read.
 #[derive(Debug)]
 pub enum HeadFail {
-    /// The connection ended (or idled out) between requests: not an error.
+    /// The connection ended (or idled out) between requests, or the head
+    /// did not arrive within `client_header_timeout`: closed without an
+    /// answer, as nginx does.
     Gone,
-    /// Bytes that are not an acceptable request head: answer 400.
+    /// Bytes that are not an acceptable request head: answer and close.
     Bad(HeadError),
 }
 
@@ -35,6 +34,12 @@ pub struct Downstream {
     pub client: Option<SocketAddr>,
     /// The address the client connected to (`$server_port`).
     pub local: Option<SocketAddr>,
+    /// Requests read on this connection so far.
+    pub requests: u64,
+    /// Time allowed for each write (nginx's `send_timeout`).
+    pub send_timeout: Duration,
+    /// How far the end of the current head was searched for.
+    scanned: usize,
 }
 
 fn inet(a: Option<&pingora_core::protocols::l4::socket::SocketAddr>) -> Option<SocketAddr> {
@@ -54,34 +59,58 @@ impl Downstream {
             buf: BytesMut::with_capacity(READ_CHUNK),
             client,
             local,
+            requests: 0,
+            send_timeout: ClientLimits::default().send_timeout,
+            scanned: 0,
         }
     }
 
-    /// Reads more bytes into the buffer; `Ok(0)` when the client closed.
-    pub async fn read_more(&mut self) -> Result<usize, Fail> {
-        read_into(&mut self.io, &mut self.buf, READ_CHUNK, CLIENT_TIMEOUT).await
+    /// Reads more bytes into the buffer, waiting at most `limit`; `Ok(0)`
+    /// when the client closed.
+    pub async fn read_more(&mut self, limit: Duration) -> Result<usize, Fail> {
+        read_into(&mut self.io, &mut self.buf, READ_CHUNK, limit).await
     }
 
-    /// The next request head.
-    pub async fn read_head(&mut self) -> Result<RequestHead, HeadFail> {
+    /// The next request head: the first byte within `keepalive_timeout`
+    /// (after a first request) and the whole head within
+    /// `client_header_timeout` of its first byte.
+    pub async fn read_head(&mut self, limits: &ClientLimits) -> Result<RequestHead, HeadFail> {
+        self.send_timeout = limits.send_timeout;
+        let idle = if self.requests == 0 || !self.buf.is_empty() {
+            limits.header_timeout
+        } else {
+            limits.keepalive_timeout
+        };
+        let mut deadline: Option<Instant> =
+            (!self.buf.is_empty()).then(|| Instant::now() + limits.header_timeout);
         loop {
             if !self.buf.is_empty() {
-                if let Some(head) = RequestHead::parse(&mut self.buf).map_err(HeadFail::Bad)? {
+                if let Some(head) = self.parse(&limits.head)? {
+                    self.requests += 1;
                     return Ok(head);
                 }
             }
-            match self.read_more().await {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => idle,
+            };
+            match self.read_more(wait).await {
                 Ok(0) if self.buf.is_empty() => return Err(HeadFail::Gone),
-                Ok(0) => return Err(HeadFail::Bad(HeadError::Malformed)),
+                Ok(0) => return Err(HeadFail::Bad(HeadError::bad("incomplete request head"))),
                 Ok(_) => {}
                 Err(_) => return Err(HeadFail::Gone),
             }
+            deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout);
         }
     }
 
-    /// Writes `bytes` to the client.
+    fn parse(&mut self, limits: &HeadLimits) -> Result<Option<RequestHead>, HeadFail> {
+        RequestHead::parse(&mut self.buf, limits, &mut self.scanned).map_err(HeadFail::Bad)
+    }
+
+    /// Writes `bytes` to the client within `send_timeout`.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Fail> {
-        timed(CLIENT_TIMEOUT, async {
+        timed(self.send_timeout, async {
             self.io.write_all(bytes).await?;
             self.io.flush().await
         })

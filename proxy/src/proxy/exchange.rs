@@ -5,7 +5,7 @@
 use super::answer;
 use super::ctx::{RequestCtx, TryFailure, TunnelGuard};
 use super::downstream::Downstream;
-use super::forward;
+use super::forward::{self, BodyFraming};
 use super::io::Fail;
 use super::respond::{self, RelayFail};
 use super::tunnel;
@@ -13,10 +13,11 @@ use super::upstream::{ResponseFail, UpConn};
 use super::vars::RequestView;
 use crate::balance::PickInput;
 use crate::config::Balance;
-use crate::http1::{BodyMeter, Framing, RequestHead};
+use crate::http1::chunked::{write_chunk, LAST_CHUNK};
+use crate::http1::{BodyMeter, Framing, Reject, RequestHead, ResponseHead};
 use crate::routing::uri;
-use crate::runtime::{Action, Lease, Route, Routed, Runtime, Upstream};
-use bytes::BytesMut;
+use crate::runtime::{Action, ClientLimits, Lease, Route, Routed, Runtime, Upstream};
+use bytes::Buf;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +26,10 @@ use std::time::Instant;
 /// them again (Pingora's retry buffer size). A longer body streams, and a
 /// request whose body was partly sent is not retried.
 const RETRY_BUFFER: usize = 64 * 1024;
+
+/// Most of a chunked body held to send it to an HTTP/1.0 server (which
+/// cannot take chunks) when `client_max_body_size` sets no lower limit.
+const HOLD_LIMIT: usize = 64 * 1024 * 1024;
 
 /// How a request ended, for the log and the connection.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +81,33 @@ impl TryFail {
     }
 }
 
+impl TryFail {
+    /// The server answered something the edge will not relay: a 502,
+    /// never retried (nginx's `invalid_header` is not in the default
+    /// `proxy_next_upstream`), counted against the server.
+    fn invalid(what: String) -> TryFail {
+        TryFail {
+            kind: TryFailure::Invalid,
+            what,
+            stale: false,
+            sent: true,
+        }
+    }
+}
+
 enum TryEnd {
     Done(Outcome),
     Failed(TryFail),
+}
+
+/// A request body on its way to the server, past what was held before
+/// the first try.
+struct StreamedBody {
+    meter: BodyMeter,
+    /// Payload bytes read so far (for `client_max_body_size`).
+    read: u64,
+    /// Sent as chunks the edge writes.
+    chunked: bool,
 }
 
 /// Everything one request needs, borrowed for its lifetime.
@@ -119,18 +148,12 @@ impl Exchange<'_> {
 
     /// Routes the request with the tables of `rt` and serves it.
     pub async fn run(&mut self, listener: usize, rt: Arc<Runtime>) -> Outcome {
-        let framing = match self.head.framing() {
-            Ok(f) => f,
-            Err(_) => return self.local(400, answer::BAD_REQUEST, false).await,
-        };
+        let framing = self.head.framing();
         // A body the edge does not read leaves the connection unusable.
         let bodiless = framing == Framing::Empty;
-        if self.head.minor == 1 && self.head.host().is_empty() {
-            return self.local(400, answer::BAD_REQUEST, false).await;
-        }
         let host = crate::vars::host_of(self.head.host());
         let Some(path) = uri::normalize(self.head.path()) else {
-            return self.local(400, answer::BAD_REQUEST, bodiless).await;
+            return self.local(400, Reject::BadRequest.body(), bodiless).await;
         };
         let route = match rt.route(listener, &host, &path) {
             Routed::Route(r) => r.clone(),
@@ -163,6 +186,12 @@ impl Exchange<'_> {
         uri_part: Option<&str>,
         framing: Framing,
     ) -> Outcome {
+        let limits = route.client;
+        if let Framing::Length(n) = framing {
+            if limits.body_too_large(n) {
+                return self.refuse(Reject::BodyTooLarge).await;
+            }
+        }
         let continued =
             self.head.expects_continue() && framing != Framing::Empty && self.down.buf.is_empty();
         if continued
@@ -174,8 +203,34 @@ impl Exchange<'_> {
         {
             return Outcome::closed(499);
         }
+        // The body is held before the first try, enough to send it again on
+        // a retry; a chunked body for an HTTP/1.0 server, whole.
+        let chunked = framing == Framing::Chunked;
+        let hold = match (chunked && route.http10, limits.max_body_size) {
+            (false, _) => RETRY_BUFFER,
+            (true, 0) => HOLD_LIMIT,
+            (true, max) => (max as usize).saturating_add(1),
+        };
+        let mut body = BodyMeter::new(framing);
+        let mut payload = Vec::new();
+        let mut read = 0;
+        while !body.done() && payload.len() < hold {
+            if let Err(outcome) = self
+                .body_into(&mut body, &mut payload, &mut read, &limits)
+                .await
+            {
+                return outcome;
+            }
+        }
+        let sent_framing = match framing {
+            Framing::Length(n) => BodyFraming::Length(n),
+            Framing::Chunked if body.done() => BodyFraming::Length(payload.len() as u64),
+            Framing::Chunked if route.http10 => return self.refuse(Reject::BodyTooLarge).await,
+            Framing::Chunked => BodyFraming::Chunked,
+            Framing::Empty | Framing::UntilClose => BodyFraming::None,
+        };
         // The request as sent upstream, built once for every try.
-        let mut out = Vec::with_capacity(1024);
+        let mut out = Vec::with_capacity(1024 + payload.len());
         {
             let vars = self.view(&upstream.name);
             forward::write_head(
@@ -185,14 +240,20 @@ impl Exchange<'_> {
                 upstream,
                 uri_part,
                 self.ctx.uri.as_deref(),
-                continued,
+                sent_framing,
             );
         }
-        let mut body = BodyMeter::new(framing);
-        let limit = out.len() + RETRY_BUFFER;
-        if let Err(outcome) = self.buffer_body(&mut body, &mut out, limit).await {
-            return outcome;
+        if sent_framing == BodyFraming::Chunked {
+            write_chunk(&mut out, &payload);
+        } else {
+            out.extend_from_slice(&payload);
         }
+        drop(payload);
+        let mut streamed = StreamedBody {
+            meter: body,
+            read,
+            chunked: sent_framing == BodyFraming::Chunked,
+        };
         let mut last: Option<TryFail> = None;
         loop {
             let Some(lease) = self.pick(upstream) else {
@@ -202,7 +263,7 @@ impl Exchange<'_> {
             self.ctx.tries += 1;
             self.ctx.last_pick = Some(lease.pick);
             self.ctx.lease = Some(lease);
-            match self.try_server(route, upstream, &out, &mut body).await {
+            match self.try_server(route, upstream, &out, &mut streamed).await {
                 TryEnd::Done(outcome) => return outcome,
                 TryEnd::Failed(f) => {
                     if let Some(lease) = self.ctx.lease.take() {
@@ -212,7 +273,9 @@ impl Exchange<'_> {
                     }
                     let server = &upstream.server(self.ctx.last_pick.expect("picked")).name;
                     tracing::error!(upstream = %upstream.name, server = %server, "{}", f.what);
-                    if !(self.may_retry(route, upstream, f.kind) && (body.done() || !f.sent)) {
+                    if !(self.may_retry(route, upstream, f.kind)
+                        && (streamed.meter.done() || !f.sent))
+                    {
                         return self.fail(upstream, Some(&f)).await;
                     }
                     last = Some(f);
@@ -221,45 +284,68 @@ impl Exchange<'_> {
         }
     }
 
-    /// The next bytes of the request body, read from the client when none
-    /// are buffered. A client that leaves ends the request (499); a broken
-    /// chunked body is answered with a 400.
-    async fn body_part(&mut self, body: &mut BodyMeter) -> Result<BytesMut, Outcome> {
+    /// Refuses the request with nginx's status for `reject`, and closes.
+    async fn refuse(&mut self, reject: Reject) -> Outcome {
+        self.local(reject.status(), reject.body(), false).await
+    }
+
+    /// Appends the next payload bytes of the request body to `into`
+    /// (chunks unwrapped), reading from the client when none are buffered;
+    /// `read` counts the payload against `client_max_body_size`. A client
+    /// that leaves ends the request (499), one that stalls past
+    /// `client_body_timeout` is closed without an answer (408, as nginx);
+    /// a broken chunked body is a 400, a body over the limit a 413.
+    async fn body_into(
+        &mut self,
+        body: &mut BodyMeter,
+        into: &mut Vec<u8>,
+        read: &mut u64,
+        limits: &ClientLimits,
+    ) -> Result<(), Outcome> {
         if self.down.buf.is_empty() {
-            match self.down.read_more().await {
+            match self.down.read_more(limits.body_timeout).await {
                 Ok(n) if n > 0 => {}
+                Err(Fail::Timeout) => return Err(Outcome::closed(408)),
                 _ => return Err(Outcome::closed(499)),
             }
         }
-        match body.take(&self.down.buf, None) {
-            Ok(n) => Ok(self.down.buf.split_to(n)),
-            Err(_) => Err(self.local(400, answer::BAD_REQUEST, false).await),
+        let before = into.len();
+        match body.take(&self.down.buf, Some(into)) {
+            Ok(n) => self.down.buf.advance(n),
+            Err(_) => return Err(self.refuse(Reject::BadRequest).await),
         }
-    }
-
-    /// Reads the request body into `out` until it ends or `out` reaches `limit`.
-    async fn buffer_body(
-        &mut self,
-        body: &mut BodyMeter,
-        out: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<(), Outcome> {
-        while !body.done() && out.len() < limit {
-            out.extend_from_slice(&self.body_part(body).await?);
+        *read += (into.len() - before) as u64;
+        if limits.body_too_large(*read) {
+            return Err(self.refuse(Reject::BodyTooLarge).await);
         }
         Ok(())
     }
 
-    /// Streams the rest of a long request body to the server.
+    /// Streams the rest of a long request body to the server, re-chunked
+    /// by the edge when it was chunked.
     async fn stream_body(
         &mut self,
-        body: &mut BodyMeter,
+        body: &mut StreamedBody,
         up: &mut UpConn,
         route: &Route,
     ) -> Result<(), TryEnd> {
-        while !body.done() {
-            let part = self.body_part(body).await.map_err(TryEnd::Done)?;
-            if let Err(f) = up.write(&part, route.send_timeout).await {
+        let (mut part, mut framed) = (Vec::new(), Vec::new());
+        while !body.meter.done() {
+            part.clear();
+            self.body_into(&mut body.meter, &mut part, &mut body.read, &route.client)
+                .await
+                .map_err(TryEnd::Done)?;
+            let bytes = if body.chunked {
+                framed.clear();
+                write_chunk(&mut framed, &part);
+                if body.meter.done() {
+                    framed.extend_from_slice(LAST_CHUNK);
+                }
+                &framed
+            } else {
+                &part
+            };
+            if let Err(f) = up.write(bytes, route.send_timeout).await {
                 return Err(TryEnd::Failed(TryFail::new(
                     f,
                     "sending the request body",
@@ -309,6 +395,7 @@ impl Exchange<'_> {
         let wanted = match failure {
             TryFailure::Error => next.on_error,
             TryFailure::Timeout => next.on_timeout,
+            TryFailure::Invalid => false,
         };
         let limit = match next.tries {
             0 => upstream.max_tries(),
@@ -326,7 +413,7 @@ impl Exchange<'_> {
         route: &Route,
         upstream: &Upstream,
         out: &[u8],
-        body: &mut BodyMeter,
+        body: &mut StreamedBody,
     ) -> TryEnd {
         let server = upstream.server(self.ctx.last_pick.expect("picked"));
         let mut up =
@@ -357,24 +444,26 @@ impl Exchange<'_> {
                     true,
                 ))
             }
-            Err(ResponseFail::Bad) => {
-                return TryEnd::Failed(TryFail {
-                    kind: TryFailure::Error,
-                    what: "the server sent an invalid response header".into(),
-                    stale: false,
-                    sent: true,
-                })
+            Err(ResponseFail::Bad(why)) => {
+                return TryEnd::Failed(TryFail::invalid(format!("the server sent {why}")))
             }
         };
         self.ctx.upstream_status = Some(resp.status);
+        if resp.status == 101 && !self.upgrade_accepted(&resp) {
+            return TryEnd::Failed(TryFail::invalid(
+                "the server switched protocols for a request that did not ask for it".into(),
+            ));
+        }
+        if (100..200).contains(&resp.status) && resp.status != 101 {
+            return TryEnd::Failed(TryFail::invalid(format!(
+                "the server sent an interim {} response",
+                resp.status
+            )));
+        }
         let head_request = self.head.method() == "HEAD";
-        let Ok(framing) = resp.framing(head_request) else {
-            return TryEnd::Failed(TryFail {
-                kind: TryFailure::Error,
-                what: "the server sent an invalid Content-Length".into(),
-                stale: false,
-                sent: true,
-            });
+        let framing = match resp.framing(head_request) {
+            Ok(f) => f,
+            Err(why) => return TryEnd::Failed(TryFail::invalid(format!("the server sent {why}"))),
         };
         let cookie = self.sticky_cookie(upstream);
         let mut reply = Vec::with_capacity(512 + up.buf.len());
@@ -385,7 +474,7 @@ impl Exchange<'_> {
                 &resp,
                 false,
                 self.head.minor,
-                false,
+                Framing::Empty,
                 cookie.as_deref(),
             );
             reply.extend_from_slice(&up.buf.split());
@@ -395,15 +484,16 @@ impl Exchange<'_> {
             tunnel::run(self.down, &mut up, route.tunnel_idle_timeout).await;
             return TryEnd::Done(Outcome::closed(101));
         }
-        let decode = framing == Framing::Chunked && self.head.minor == 0;
-        let keep =
-            self.head.keep_alive() && !self.closing && !decode && framing != Framing::UntilClose;
+        // An HTTP/1.0 client gets a chunked body unwrapped, ended by close.
+        let close_delimited =
+            framing == Framing::UntilClose || (framing == Framing::Chunked && self.head.minor == 0);
+        let keep = self.head.keep_alive() && !self.closing && !close_delimited;
         respond::write_head(
             &mut reply,
             &resp,
             keep,
             self.head.minor,
-            decode,
+            framing,
             cookie.as_deref(),
         );
         let relayed = respond::relay_body(
@@ -411,7 +501,7 @@ impl Exchange<'_> {
             &mut up,
             reply,
             framing,
-            decode,
+            self.head.minor,
             route.read_timeout,
             &mut self.ctx.body_sent,
         )
@@ -432,6 +522,17 @@ impl Exchange<'_> {
                 TryEnd::Done(Outcome::closed(resp.status))
             }
         }
+    }
+
+    /// Whether a `101` answers what the client asked for: an upgrade
+    /// request, to a protocol it offered.
+    fn upgrade_accepted(&self, resp: &ResponseHead) -> bool {
+        let offered = resp
+            .fields
+            .get_str("upgrade")
+            .map(str::trim)
+            .is_some_and(|p| !p.is_empty() && self.head.fields.has_token("upgrade", p));
+        self.head.is_upgrade() && offered
     }
 
     /// The sticky `Set-Cookie` that pins a newly placed client.

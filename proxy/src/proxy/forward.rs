@@ -1,15 +1,34 @@
 //! The request head sent upstream: nginx's rules for the request line
 //! (`proxy_pass` URI replacement, `proxy_http_version`) and headers (the
 //! location's `proxy_set_header`s first, then the client's fields that
-//! none of them names).
+//! none of them names). The body's framing is the edge's own: exactly one
+//! `Content-Length` or `Transfer-Encoding: chunked`, never the client's.
 
 use super::vars::RequestView;
 use crate::routing::uri;
 use crate::runtime::{Route, Upstream};
 
+/// How the body sent upstream is framed (the edge re-frames every body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// `Content-Length`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`, chunks written by the edge.
+    Chunked,
+}
+
+/// Client fields never copied upstream: the framing (the edge writes its
+/// own) and `Expect` (the edge answers `100-continue` itself, as nginx).
+fn framing_field(name: &str) -> bool {
+    ["content-length", "transfer-encoding", "expect"]
+        .iter()
+        .any(|f| name.eq_ignore_ascii_case(f))
+}
+
 /// Appends the upstream request head for the request of `vars` to `out`.
-/// `normalized` is the normalized path when it differs from the one sent;
-/// `continued` drops `Expect` (the edge answered it with `100 Continue`).
+/// `normalized` is the normalized path when it differs from the one sent.
 pub fn write_head(
     out: &mut Vec<u8>,
     vars: &RequestView,
@@ -17,7 +36,7 @@ pub fn write_head(
     upstream: &Upstream,
     uri_part: Option<&str>,
     normalized: Option<&str>,
-    continued: bool,
+    body: BodyFraming,
 ) {
     let head = vars.head;
     out.extend_from_slice(head.method().as_bytes());
@@ -47,7 +66,7 @@ pub fn write_head(
     for (name, template) in &route.headers {
         value.clear();
         template.expand_into(vars, &mut value);
-        if !value.is_empty() {
+        if !value.is_empty() && !framing_field(name.as_str()) {
             connection_set |= name == http::header::CONNECTION;
             field(out, name.as_str(), value.as_bytes());
         }
@@ -57,9 +76,14 @@ pub fn write_head(
             .headers
             .iter()
             .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
-        if !(named || continued && name.eq_ignore_ascii_case("expect")) {
+        if !(named || framing_field(name)) {
             field(out, name, value);
         }
+    }
+    match body {
+        BodyFraming::None => {}
+        BodyFraming::Length(n) => field(out, "content-length", n.to_string().as_bytes()),
+        BodyFraming::Chunked => field(out, "transfer-encoding", b"chunked"),
     }
     // Without keep-alive, ask the server to close, unless the location set
     // Connection itself (nginx sends what the config says).

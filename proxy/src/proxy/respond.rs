@@ -5,7 +5,9 @@
 use super::downstream::Downstream;
 use super::forward::field;
 use super::upstream::UpConn;
+use crate::http1::chunked::{write_chunk, LAST_CHUNK};
 use crate::http1::{BodyMeter, Framing, ResponseHead};
+use bytes::Buf;
 use std::time::Duration;
 
 /// Hop-by-hop fields the edge sets itself for the client's connection.
@@ -41,25 +43,36 @@ fn connection(out: &mut Vec<u8>, keep: bool, client_minor: u8) {
     }
 }
 
-/// Appends the head of an upstream response as the client gets it.
-/// `decode` drops `Transfer-Encoding` (the body is un-chunked for an
-/// HTTP/1.0 client); `cookie` is a sticky `Set-Cookie` to add.
+/// Appends the head of an upstream response as the client gets it, with
+/// the edge's own framing for the body the server framed as `framing`:
+/// one `Content-Length`, chunks for an HTTP/1.1 client, or none (a chunked
+/// body unwrapped for an HTTP/1.0 client, ended by close). Bodiless
+/// answers (HEAD, 204, 304, 1xx) keep the server's fields as they are.
+/// `cookie` is a sticky `Set-Cookie` to add.
 pub fn write_head(
     out: &mut Vec<u8>,
     resp: &ResponseHead,
     keep: bool,
     client_minor: u8,
-    decode: bool,
+    framing: Framing,
     cookie: Option<&str>,
 ) {
     status_line(out, resp.status, resp.reason());
     let upgrade = resp.status == 101;
+    let reframed = framing != Framing::Empty;
     for (name, value) in resp.fields.iter() {
         let skip = (!upgrade && hop_by_hop(name))
-            || (decode && name.eq_ignore_ascii_case("transfer-encoding"));
+            || (reframed
+                && (name.eq_ignore_ascii_case("transfer-encoding")
+                    || name.eq_ignore_ascii_case("content-length")));
         if !skip {
             field(out, name, value);
         }
+    }
+    match framing {
+        Framing::Length(n) => field(out, "content-length", n.to_string().as_bytes()),
+        Framing::Chunked if client_minor == 1 => field(out, "transfer-encoding", b"chunked"),
+        _ => {}
     }
     if let Some(c) = cookie {
         field(out, "set-cookie", c.as_bytes());
@@ -100,26 +113,42 @@ pub enum RelayFail {
 
 /// Sends `out` (the response head) followed by the response body read
 /// from `up`: the head and the body bytes that came with it in one write,
-/// then the rest as it arrives. Counts the body bytes sent in `sent`.
+/// then the rest as it arrives. A chunked body is unwrapped and written in
+/// the edge's own chunks (or, for an HTTP/1.0 client, as plain bytes), so
+/// the client never sees the server's chunk lines. Counts the body bytes
+/// sent in `sent`.
 pub async fn relay_body(
     down: &mut Downstream,
     up: &mut UpConn,
     mut out: Vec<u8>,
     framing: Framing,
-    decode: bool,
+    client_minor: u8,
     read_timeout: Duration,
     sent: &mut u64,
 ) -> Result<(), RelayFail> {
     let mut meter = BodyMeter::new(framing);
+    let chunked = framing == Framing::Chunked;
+    let mut payload = Vec::new();
     loop {
         let before = out.len();
-        let n = meter
-            .take(&up.buf, decode.then_some(&mut out))
-            .map_err(|_| RelayFail::Upstream("invalid chunked response body".into()))?;
-        if !decode {
-            out.extend_from_slice(&up.buf[..n]);
+        if chunked {
+            payload.clear();
+            let n = meter
+                .take(&up.buf, Some(&mut payload))
+                .map_err(|_| RelayFail::Upstream("invalid chunked response body".into()))?;
+            up.buf.advance(n);
+            if client_minor == 1 {
+                write_chunk(&mut out, &payload);
+                if meter.done() {
+                    out.extend_from_slice(LAST_CHUNK);
+                }
+            } else {
+                out.extend_from_slice(&payload);
+            }
+        } else {
+            let n = meter.take(&up.buf, Some(&mut out)).unwrap_or(0);
+            up.buf.advance(n);
         }
-        let _ = up.buf.split_to(n);
         *sent += (out.len() - before) as u64;
         // Whatever is ready goes out before waiting for more.
         if !out.is_empty() {

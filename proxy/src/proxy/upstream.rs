@@ -2,7 +2,7 @@
 //! or opened, and given back when its last response left it reusable.
 
 use super::io::{read_into, timed, Fail};
-use crate::http1::ResponseHead;
+use crate::http1::{BadResponse, ResponseHead};
 use crate::runtime::Server;
 use bytes::BytesMut;
 use std::time::Duration;
@@ -16,8 +16,8 @@ const READ_CHUNK: usize = 16 * 1024;
 pub enum ResponseFail {
     /// Timed out, closed or broken.
     Io(Fail),
-    /// Not an HTTP/1.x response.
-    Bad,
+    /// Not a response head the edge will relay.
+    Bad(BadResponse),
 }
 
 /// One upstream connection in use.
@@ -66,15 +66,12 @@ impl UpConn {
         Ok(n)
     }
 
-    /// The next response head; informational ones (`100 Continue`) are
-    /// skipped, `101` is returned.
+    /// The next response head (1xx included: the caller judges them).
     pub async fn read_head(&mut self, limit: Duration) -> Result<ResponseHead, ResponseFail> {
         loop {
             if !self.buf.is_empty() {
-                match ResponseHead::parse(&mut self.buf).map_err(|_| ResponseFail::Bad)? {
-                    Some(h) if (100..200).contains(&h.status) && h.status != 101 => continue,
-                    Some(h) => return Ok(h),
-                    None => {}
+                if let Some(h) = ResponseHead::parse(&mut self.buf).map_err(ResponseFail::Bad)? {
+                    return Ok(h);
                 }
             }
             match self.read_more(limit).await {

@@ -1,7 +1,9 @@
 //! Config model -> runtime tables: resolves server addresses, indexes names
 //! and locations, builds balancers, and resolves metric label handles.
 
-use super::{Action, Listener, NextPolicy, Route, Runtime, Server, Upstream, VirtualServer};
+use super::{
+    Action, ClientLimits, Listener, NextPolicy, Route, Runtime, Server, Upstream, VirtualServer,
+};
 use crate::admin::metrics;
 use crate::balance::{self, Pick, Pool, ServerConf, TierKind};
 use crate::config::{self, Balance, ConfigError, ConfigErrors, Loaded, Location, ServerEntry};
@@ -57,7 +59,13 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
                 c.upstreams.contains_key(&pp.authority) && !upstreams.contains_key(&pp.authority)
             });
             match route(loc, &pattern, &mut upstreams, at, &map_names) {
-                Ok(r) => routes.push(Arc::new(r)),
+                Ok(mut r) => {
+                    r.client = ClientLimits::from_config(&vs.client);
+                    if let Some(max) = loc.client_max_body_size {
+                        r.client.max_body_size = max.0;
+                    }
+                    routes.push(Arc::new(r))
+                }
                 Err(_) if upstream_failed => {}
                 Err(e) => errs.push(e),
             }
@@ -78,6 +86,7 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
             Arc::new(VirtualServer { routes, table }),
             names,
             vs.default_server,
+            ClientLimits::from_config(&vs.client),
         ));
         for addr in vs.listen.iter().filter_map(|l| l.0) {
             if !per_addr.contains_key(&addr) {
@@ -101,6 +110,7 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
                 addr,
                 servers: members.iter().map(|si| servers[*si].0.clone()).collect(),
                 names: NameTable::new(&names, default),
+                client: servers[members[default]].3,
             }
         })
         .collect();
@@ -291,5 +301,6 @@ fn route(
         tunnel_idle_timeout: loc.tunnel_idle_timeout.map(|d| d.0),
         next: NextPolicy::from_config(&loc.next_upstream),
         access_log: loc.access_log,
+        client: ClientLimits::default(),
     })
 }

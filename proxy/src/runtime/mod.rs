@@ -4,11 +4,13 @@
 
 mod build;
 mod carry;
+mod client;
 mod idle;
 mod upstream;
 
 pub use build::build;
 pub use carry::carry_over;
+pub use client::ClientLimits;
 pub use idle::{set_total_cap, IdlePool};
 pub use upstream::{Lease, Server, Upstream};
 
@@ -44,6 +46,8 @@ pub struct Listener {
     pub servers: Vec<Arc<VirtualServer>>,
     /// Host -> server index.
     pub names: NameTable,
+    /// Head limits and timeouts of this address: its default server's.
+    pub client: ClientLimits,
 }
 
 /// One virtual server's locations.
@@ -103,6 +107,8 @@ pub struct Route {
     pub next: NextPolicy,
     /// Whether requests here are access-logged.
     pub access_log: bool,
+    /// Body size and client timeouts of this location.
+    pub client: ClientLimits,
 }
 
 /// What a location does with a request.
