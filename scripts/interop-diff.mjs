@@ -312,6 +312,16 @@ call("sessions.delete: main session", "sessions.delete", { key: "main" });
 call("sessions.delete: agent:main:main", "sessions.delete", { key: "agent:main:main" });
 call("sessions.delete: missing session", "sessions.delete", { key: `agent:main:none-${unique}` }, ["/ok", "/deleted"]);
 call("sessions.delete: empty key", "sessions.delete", { key: "" });
+call("sessions.delete: archivedOnly", "sessions.delete", { key: `agent:main:arch-${unique}`, archivedOnly: true });
+add("sessions.delete: stale expectedSessionId", async (url) => {
+  const c = await hello(url);
+  const key = `agent:main:stale-${unique}`;
+  const out = [await c.req("sessions.reset", { key })];
+  await new Promise((r) => setTimeout(r, 1500)); // see the reset case above
+  out.push(await c.req("sessions.delete", { key, expectedSessionId: "not-the-listed-id" }));
+  c.end();
+  return out;
+});
 call("chat.history (tui)", "chat.history", { sessionKey: "agent:main:main", limit: 200 }, ["/messages", "/hasMore"]);
 call("chat.history (control ui)", "chat.history", { sessionKey: "agent:main:main", limit: 20, maxChars: 12000 }, ["/messages"]);
 call("chat.history: agentId and offset", "chat.history", { sessionKey: "main", agentId: "main", offset: 1 }, ["/messages", "/offset"]);

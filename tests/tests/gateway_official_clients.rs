@@ -214,8 +214,25 @@ async fn reset_creates_and_the_main_session_cannot_be_deleted() {
                 format!("Cannot delete the main session ({canonical}).")
             );
         }
+        // `openclaw sessions delete` sends the id it listed: a stale one spares the session.
+        let err = c
+            .call(
+                "sessions.delete",
+                json!({"key": "agent:ops:fresh", "expectedSessionId": "old"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err["message"],
+            "Session agent:ops:fresh changed before deletion. Retry."
+        );
+        assert_eq!(err["details"]["reason"], "session-changed");
+        let listed = r["entry"]["sessionId"].clone();
         let d = c
-            .call("sessions.delete", json!({"key": "agent:ops:fresh"}))
+            .call(
+                "sessions.delete",
+                json!({"key": "agent:ops:fresh", "expectedSessionId": listed}),
+            )
             .await
             .unwrap();
         assert_eq!(d["deleted"], true);

@@ -42,6 +42,11 @@ impl<'a> Params<'a> {
         self.value.get(name).and_then(Value::as_str)
     }
 
+    /// An optional boolean (its type was checked by the schema).
+    pub fn opt_bool(&self, name: &str) -> Option<bool> {
+        self.value.get(name).and_then(Value::as_bool)
+    }
+
     /// An optional whole number (range checked by the schema), at most `cap`:
     /// the official gateway has no upper bound where ours bounds the work.
     pub fn opt_u64(&self, name: &str, cap: u64) -> Option<u64> {

@@ -72,6 +72,28 @@ pub async fn delete(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
             key.key
         )));
     }
+    let raw = p.string("key")?;
+    if p.opt_bool("archivedOnly") == Some(true) {
+        // Nothing is archived here (no `sessions.archive`).
+        return Err(ErrorShape::invalid(format!(
+            "Session {raw} is not archived. Archive it first, then delete it."
+        )));
+    }
+    if let Some(expected) = p.opt_string("expectedSessionId").map(str::trim) {
+        // `openclaw sessions delete` sends the id it listed: a session reset
+        // since then is not deleted. (Checked just before the delete; the
+        // stores have no compare-and-delete, so a reset in between wins.)
+        let current = node
+            .timed("history", node.store.history(&key.key, 1))
+            .await
+            .map_err(store_down)?;
+        if current.as_ref().map(|h| h.meta.session_id.as_str()) != Some(expected) {
+            return Err(ErrorShape::invalid(format!(
+                "Session {raw} changed before deletion. Retry."
+            ))
+            .with_details(json!({"reason": "session-changed"})));
+        }
+    }
     let deleted = node
         .timed("delete", node.store.delete(&key.key))
         .await
