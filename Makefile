@@ -2,11 +2,12 @@
 #   make run    system packages, build, and the local stack
 #   make test   fmt check, clippy -D warnings, every test
 #   make interop  the official OpenClaw CLI against our node (large download)
+#   make interop-diff  the official gateway and our node answer the same frames; compared
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables
 
-.PHONY: run test deps build lint bench bench-gateway bench-ha chaos interop clean
+.PHONY: run test deps build lint bench bench-gateway bench-ha chaos interop interop-diff clean
 
 # Installs what is missing (Debian); a no-op when everything is there.
 deps:
@@ -37,6 +38,13 @@ test: deps lint build
 # The official OpenClaw CLI (npm, Node 24 from PyPI; ~900 MB in .interop/) against our node and the edge.
 interop: deps build
 	scripts/interop.sh
+
+# The official OpenClaw gateway and our node side by side: the same frames to both
+# (handshake, faults, every method with each official client's params, the
+# official CLI's recorded frames), answers compared; then the official CLI's
+# status, sessions and a TUI-style chat.send against our node, directly and via the edge.
+interop-diff: deps build
+	scripts/interop-diff.sh
 
 bench: deps build
 	BENCH_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge bash benches/load.sh

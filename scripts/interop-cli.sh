@@ -60,7 +60,10 @@ ENTRY=$CLI/node_modules/openclaw/openclaw.mjs
 ISO_HOME=$DIR/home
 mkdir -p "$ISO_HOME/.openclaw" "$DIR/tmp"
 unset OPENCLAW_PROFILE OPENCLAW_HOME OPENCLAW_CONTAINER OPENCLAW_SHELL OPENCLAW_SUBAGENT_EXEC OPENCLAW_CLI
+# OPENCLAW_INTEROP_CONFIG names another config file for this call (e.g. one
+# with gateway.mode "remote" and gateway.remote.url, which `openclaw status`
+# reads to find the gateway).
 export HOME=$ISO_HOME TMPDIR=$DIR/tmp NO_COLOR=1 \
-  OPENCLAW_STATE_DIR=$ISO_HOME/.openclaw OPENCLAW_CONFIG_PATH=$ISO_HOME/.openclaw/openclaw.json
+  OPENCLAW_STATE_DIR=$ISO_HOME/.openclaw OPENCLAW_CONFIG_PATH=${OPENCLAW_INTEROP_CONFIG:-$ISO_HOME/.openclaw/openclaw.json}
 cd "$ISO_HOME"
 exec "$NODE" "$ENTRY" "$@"

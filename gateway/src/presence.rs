@@ -34,6 +34,20 @@ impl Presence {
         }
     }
 
+    /// Whether a client appears in presence. As in the official gateway,
+    /// ephemeral control-plane connections (`cli`, `backend` and `probe`
+    /// modes: one `openclaw gateway call`, a health probe) do not: listing
+    /// them would announce a presence change to every client for each call.
+    pub fn tracks(client: &Value) -> bool {
+        let mode = client
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_lowercase();
+        !matches!(mode.as_str(), "cli" | "backend" | "probe")
+    }
+
     /// Records a connected client from its `connect.client` block.
     pub fn join(&self, conn_id: &str, client: &Value, ip: &str) {
         let s = |k: &str| {

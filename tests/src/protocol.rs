@@ -13,12 +13,24 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long one frame may take to arrive.
 const FRAME_LIMIT: Duration = Duration::from_secs(10);
 
+/// The `client` block the official CLI sends (recorded): mode `cli`, which
+/// gateways leave out of presence.
+pub fn cli_client() -> Value {
+    json!({"id": "cli", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux",
+           "mode": "cli", "instanceId": "45e0f912-9784-45e1-abf6-2af40088a6b7"})
+}
+
+/// The `client` block of `openclaw tui` (mode `ui`: listed in presence).
+pub fn tui_client(instance_id: &str) -> Value {
+    json!({"id": "openclaw-tui", "version": "2026.9.6", "platform": "linux", "mode": "ui",
+           "instanceId": instance_id})
+}
+
 /// The `connect` params the official CLI sends (recorded), with `token` and `scopes`.
 pub fn connect_params(token: &str, scopes: &[&str]) -> Value {
     json!({
         "minProtocol": 4, "maxProtocol": 4,
-        "client": {"id": "cli", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux",
-                   "mode": "cli", "instanceId": "45e0f912-9784-45e1-abf6-2af40088a6b7"},
+        "client": cli_client(),
         "caps": [], "auth": {"token": token}, "role": "operator", "scopes": scopes,
     })
 }
@@ -49,12 +61,21 @@ impl ProtoClient {
 
     /// Opens `url` sending `cookie`, and reads the challenge.
     pub async fn open_with(url: &str, cookie: Option<&str>) -> ProtoClient {
+        let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+        ProtoClient::open_with_headers(url, &headers).await
+    }
+
+    /// Opens `url` sending these extra upgrade headers (`Origin`, `cookie`),
+    /// and reads the challenge.
+    pub async fn open_with_headers(url: &str, headers: &[(&str, &str)]) -> ProtoClient {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderName;
         let mut request = url.into_client_request().expect("valid ws url");
-        if let Some(c) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", c.parse().expect("cookie header"));
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                value.parse().expect("header value"),
+            );
         }
         let (ws, resp) =
             tokio::time::timeout(FRAME_LIMIT, tokio_tungstenite::connect_async(request))
@@ -83,19 +104,43 @@ impl ProtoClient {
 
     /// Opens `url` and completes `connect` with `token` and every operator scope.
     pub async fn hello(url: &str, token: &str) -> (ProtoClient, Value) {
+        ProtoClient::hello_as(url, token, cli_client()).await
+    }
+
+    /// [`ProtoClient::hello`] as another client (`client` block of `connect`).
+    pub async fn hello_as(url: &str, token: &str, client: Value) -> (ProtoClient, Value) {
         let mut c = ProtoClient::open(url).await;
+        let mut params = connect_params(
+            token,
+            &["operator.admin", "operator.read", "operator.write"],
+        );
+        params["client"] = client;
         let hello = c
-            .call(
-                "connect",
-                connect_params(
-                    token,
-                    &["operator.admin", "operator.read", "operator.write"],
-                ),
-            )
+            .call("connect", params)
             .await
             .unwrap_or_else(|e| panic!("connect refused: {e}"));
         assert_eq!(hello["type"], "hello-ok", "{hello}");
         (c, hello)
+    }
+
+    /// Sends a Close frame with `code` and returns the server's answer: its
+    /// Close frame, or code 1006 if it dropped the connection without one.
+    pub async fn close_with(&mut self, code: u16) -> Closed {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        };
+        self.ws
+            .send(Message::Close(Some(frame)))
+            .await
+            .expect("WebSocket close");
+        loop {
+            match self.frame().await {
+                Ok(_) => continue,
+                Err(closed) => return closed,
+            }
+        }
     }
 
     /// Sends a text frame as is.

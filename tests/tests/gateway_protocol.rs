@@ -5,7 +5,7 @@
 
 use openclaw_e2e::bounded;
 use openclaw_e2e::gateway::{Gateway, NodeConfig};
-use openclaw_e2e::protocol::{connect_params, ProtoClient};
+use openclaw_e2e::protocol::{connect_params, tui_client, ProtoClient};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -134,11 +134,14 @@ async fn handshake_mistakes_get_the_documented_errors() {
         let g = node().await;
         let u = url(&g);
 
+        // Not a request before connect: no answer, a close (as the official gateway).
         let mut c = ProtoClient::open(&u).await;
         c.send_text("{not json").await;
-        let (err, closed) = c.refused().await;
-        assert!(err["error"]["message"].as_str().unwrap().starts_with("invalid request frame: not JSON"), "{err}");
-        assert_eq!(closed.code, 1008);
+        assert_eq!(c.frame().await.unwrap_err().code, 1000);
+        let mut c = ProtoClient::open(&u).await;
+        c.send_text(r#"{"type":"event","event":"x"}"#).await;
+        let closed = c.frame().await.unwrap_err();
+        assert_eq!((closed.code, closed.reason.as_str()), (1008, "invalid request frame"));
         still_serving(&g).await;
 
         let mut c = ProtoClient::open(&u).await;
@@ -146,7 +149,7 @@ async fn handshake_mistakes_get_the_documented_errors() {
         let (err, closed) = c.refused().await;
         assert_eq!(err["id"], "1");
         assert_eq!(err["error"]["code"], "INVALID_REQUEST");
-        assert!(err["error"]["message"].as_str().unwrap().contains("first request must be connect"), "{err}");
+        assert_eq!(err["error"]["message"], "invalid handshake: first request must be connect");
         assert_eq!(closed.code, 1008);
         still_serving(&g).await;
 
@@ -164,15 +167,15 @@ async fn handshake_mistakes_get_the_documented_errors() {
         let mut c = ProtoClient::open(&u).await;
         c.send_text(&json!({"type": "req", "id": "t", "method": "connect", "params": connect_params("", &[])}).to_string()).await;
         let (err, closed) = c.refused().await;
-        assert_eq!(err["error"]["details"]["code"], "AUTH_TOKEN_MISSING");
+        assert_eq!(err["error"]["code"], "NOT_PAIRED");
+        assert_eq!(err["error"]["details"]["code"], "DEVICE_IDENTITY_REQUIRED");
         assert_eq!(closed.code, 1008);
 
-        // Oversized, before and after the handshake.
+        // Oversized, before (a close, as the official gateway) and after the handshake.
         let mut c = ProtoClient::open(&u).await;
         c.send_text(&"x".repeat(70_000)).await;
-        let (err, closed) = c.refused().await;
-        assert_eq!(err["error"]["details"]["code"], "PAYLOAD_TOO_LARGE");
-        assert_eq!(closed.code, 1009);
+        let closed = c.frame().await.unwrap_err();
+        assert_eq!((closed.code, closed.reason.as_str()), (1009, "preauth payload too large"));
         let (mut c, _) = ProtoClient::hello(&u, "devtok").await;
         let big = json!({"type": "req", "id": "big", "method": "chat.send",
                          "params": {"sessionKey": "main", "message": "y".repeat(70_000), "idempotencyKey": "big"}});
@@ -220,8 +223,8 @@ async fn probes_presence_and_graceful_stop() {
         );
         assert_eq!(g.ready().await, (200, json!({"ready": true})));
 
-        let (mut a, _) = ProtoClient::hello(&url(&g), "devtok").await;
-        let (mut b, _) = ProtoClient::hello(&url(&g), "devtok").await;
+        let (mut a, _) = ProtoClient::hello_as(&url(&g), "devtok", tui_client("tui-a")).await;
+        let (mut b, _) = ProtoClient::hello_as(&url(&g), "devtok", tui_client("tui-b")).await;
         let presence = a.call("system-presence", json!({})).await.unwrap();
         assert_eq!(
             presence.as_array().unwrap().len(),
@@ -231,6 +234,7 @@ async fn probes_presence_and_graceful_stop() {
         let status = b.call("status", json!({})).await.unwrap();
         assert_eq!(status["connections"], 2);
         assert_eq!(status["sessions"]["storage"], "local");
+        assert_eq!(status["sessions"]["byAgent"][0]["agentId"], "main");
 
         g.signal(libc::SIGTERM);
         for c in [&mut a, &mut b] {

@@ -16,14 +16,26 @@ use tokio::sync::mpsc;
 /// near linear; `final` always has the whole text.
 const DELTA_INTERVAL: Duration = Duration::from_millis(100);
 
+/// What `chat.send` asks for.
+pub struct RunRequest {
+    pub key: SessionKey,
+    pub message: String,
+    pub idempotency_key: String,
+    /// The client's `client.id`, recorded with the user's message.
+    pub client_id: String,
+    /// `timeoutMs`: bounds this run instead of the agent's configured timeout.
+    pub timeout: Option<Duration>,
+}
+
 /// Starts a run; the value is the `chat.send` response.
-pub async fn start(
-    node: &Arc<Node>,
-    key: SessionKey,
-    message: String,
-    idempotency_key: String,
-    client_id: String,
-) -> Result<Value, ErrorShape> {
+pub async fn start(node: &Arc<Node>, run: RunRequest) -> Result<Value, ErrorShape> {
+    let RunRequest {
+        key,
+        message,
+        idempotency_key,
+        client_id,
+        timeout,
+    } = run;
     let claim = node
         .timed("claim_run", node.store.claim_run(&idempotency_key))
         .await
@@ -68,7 +80,7 @@ pub async fn start(
     let run_id = idempotency_key.clone();
     tokio::spawn(async move {
         let _guard = guard;
-        drive(&node, &key, &message, &run_id).await;
+        drive(&node, &key, &message, &run_id, timeout).await;
     });
     Ok(json!({"runId": idempotency_key, "status": "started"}))
 }
@@ -114,8 +126,17 @@ fn assistant(text: &str) -> Value {
     json!({"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()})
 }
 
-async fn drive(node: &Node, key: &SessionKey, message: &str, run_id: &str) {
-    let spec = node.settings.agent(&key.agent_id);
+async fn drive(
+    node: &Node,
+    key: &SessionKey,
+    message: &str,
+    run_id: &str,
+    timeout: Option<Duration>,
+) {
+    let mut spec = node.settings.agent(&key.agent_id);
+    if let Some(t) = timeout {
+        spec.timeout = t;
+    }
     let mut events = RunEvents {
         node,
         key,

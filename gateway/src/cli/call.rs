@@ -122,7 +122,11 @@ async fn request(
                        "instanceId": uuid::Uuid::new_v4().to_string()},
             "caps": [], "role": "operator",
             "scopes": ["operator.admin", "operator.read", "operator.write"],
-            "auth": {"token": s.token.value},
+            // No `token: null`: the official schema wants a string or nothing.
+            "auth": match &s.token.value {
+                Some(t) => json!({"token": t}),
+                None => json!({}),
+            },
         });
         send(&mut ws, "1", "connect", connect).await?;
         response(&mut ws, "1").await?;

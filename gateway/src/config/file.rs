@@ -58,6 +58,17 @@ pub struct GatewaySection {
     pub sessions: SessionsSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    #[serde(default)]
+    pub control_ui: ControlUiSection,
+}
+
+/// `gateway.controlUi.*`: the official gateway's key for which browser
+/// origins may open the protocol (this node serves no Control UI pages, but
+/// a Control UI served elsewhere connects to it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControlUiSection {
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -294,6 +305,14 @@ mod tests {
         assert_eq!(c.gateway.port, Some(18790));
         assert_eq!(c.gateway.ha.role, Some(HaRole::Secondary));
         assert_eq!(c.gateway.sessions.storage, Some(Storage::Redis));
+        let c =
+            parse(r#"{gateway: {controlUi: {allowedOrigins: ["https://ui.example"]}}}"#).unwrap();
+        assert_eq!(
+            c.gateway.control_ui.allowed_origins.unwrap(),
+            ["https://ui.example"]
+        );
+        let e = parse(r#"{gateway: {controlUi: {allowOrigins: []}}}"#).unwrap_err();
+        assert!(e.contains("gateway.controlUi.allowOrigins"), "{e}");
     }
 
     #[test]

@@ -174,6 +174,9 @@ pub struct Settings {
     pub limits: Limits,
     pub ha: HaSettings,
     pub jobs: Vec<JobSpec>,
+    /// `gateway.controlUi.allowedOrigins`: browser origins (besides this
+    /// machine's own pages) that may open the protocol; `*` allows any.
+    pub allowed_origins: Vec<String>,
 }
 
 const DEFAULT_PORT: u16 = 18789;
@@ -413,6 +416,7 @@ impl Settings {
             limits,
             ha,
             jobs,
+            allowed_origins: g.control_ui.allowed_origins.unwrap_or_default(),
         })
     }
 

@@ -50,9 +50,14 @@ async fn run_tick(node: &Arc<Node>, job: &JobSpec, tick: u64) {
                 return;
             };
             let idem = format!("cron:{}:{tick}", job.id);
-            if let Err(e) =
-                crate::agent::run::start(node, key, job.message.clone(), idem, "cron".into()).await
-            {
+            let run = crate::agent::run::RunRequest {
+                key,
+                message: job.message.clone(),
+                idempotency_key: idem,
+                client_id: "cron".into(),
+                timeout: None,
+            };
+            if let Err(e) = crate::agent::run::start(node, run).await {
                 tracing::warn!(job = %job.id, tick, error = %e.message, "job run failed");
             }
         }

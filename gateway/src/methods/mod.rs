@@ -3,7 +3,9 @@
 mod chat;
 mod params;
 mod sessions;
+mod status;
 mod system;
+mod target;
 
 use crate::node::Node;
 use crate::protocol::frames::ErrorShape;
@@ -61,10 +63,7 @@ pub async fn call(
         return Err(ErrorShape::invalid(format!("unknown method: {method}")));
     };
     if !allows(client, *scope) {
-        return Err(ErrorShape::invalid(format!(
-            "missing scope: {}",
-            scope.name()
-        )));
+        return Err(ErrorShape::missing_scope(scope.name()));
     }
     match method {
         "health" => system::health(node, &params).await,

@@ -1,7 +1,11 @@
-//! Checking request params the way OpenClaw reports them: unknown properties
-//! and wrong types are `INVALID_REQUEST` errors naming the method and property.
+//! A method's params, checked against the official schema (see
+//! `protocol::schema`) before a method reads them, so every field an official
+//! client sends is accepted and every fault is reported with the official
+//! message: `invalid <method> params: <what>`. Methods the official gateway
+//! does not validate (`health`, `status`, `system-presence`) accept any params.
 
 use crate::protocol::frames::ErrorShape;
+use crate::protocol::schema;
 use serde_json::Value;
 
 /// A method's params with the method name for messages.
@@ -11,18 +15,10 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    /// Checks that only `allowed` properties are present.
-    pub fn new(
-        method: &'static str,
-        value: &'a Value,
-        allowed: &[&str],
-    ) -> Result<Self, ErrorShape> {
+    /// Checks `value` against the official schema of `method`.
+    pub fn new(method: &'static str, value: &'a Value) -> Result<Self, ErrorShape> {
         let p = Params { method, value };
-        if let Some(obj) = value.as_object() {
-            if let Some(extra) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-                return Err(p.error(&format!("at root: unexpected property '{extra}'")));
-            }
-        }
+        schema::check(method, value).map_err(|what| p.error(&what))?;
         Ok(p)
     }
 
@@ -31,7 +27,8 @@ impl<'a> Params<'a> {
         ErrorShape::invalid(format!("invalid {} params: {what}", self.method))
     }
 
-    /// A required non-empty string.
+    /// A required string that is not blank (the schema checked its type; a
+    /// blank one would name no session or run).
     pub fn string(&self, name: &str) -> Result<&'a str, ErrorShape> {
         match self.value.get(name) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
@@ -40,25 +37,22 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// An optional string.
-    pub fn opt_string(&self, name: &str) -> Result<Option<&'a str>, ErrorShape> {
-        match self.value.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.error(&format!("at /{name}: must be string"))),
-        }
+    /// An optional string (its type was checked by the schema).
+    pub fn opt_string(&self, name: &str) -> Option<&'a str> {
+        self.value.get(name).and_then(Value::as_str)
     }
 
-    /// An optional whole number within `min..=max`.
-    pub fn opt_int(&self, name: &str, min: u64, max: u64) -> Result<Option<u64>, ErrorShape> {
-        match self.value.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => match v.as_u64() {
-                Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(self.error(&format!(
-                    "at /{name}: must be an integer from {min} to {max}"
-                ))),
-            },
-        }
+    /// An optional boolean (its type was checked by the schema).
+    pub fn opt_bool(&self, name: &str) -> Option<bool> {
+        self.value.get(name).and_then(Value::as_bool)
+    }
+
+    /// An optional whole number (range checked by the schema), at most `cap`:
+    /// the official gateway has no upper bound where ours bounds the work.
+    pub fn opt_u64(&self, name: &str, cap: u64) -> Option<u64> {
+        self.value
+            .get(name)
+            .and_then(Value::as_u64)
+            .map(|n| n.min(cap))
     }
 }

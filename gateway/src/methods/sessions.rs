@@ -1,28 +1,34 @@
-//! `sessions.list`, `sessions.reset` and `sessions.delete`.
+//! `sessions.list`, `sessions.reset` and `sessions.delete`, with the official
+//! schemas' params and the official semantics: resetting a key with no session
+//! yet starts a fresh one (`/new`, `/reset`), and an agent's main session
+//! cannot be deleted.
 
 use super::params::Params;
+use super::target;
 use crate::clock::now_ms;
 use crate::node::Node;
 use crate::protocol::frames::ErrorShape;
-use crate::sessions::{key, ListQuery};
+use crate::sessions::ListQuery;
 use serde_json::{json, Value};
 
 fn store_down(e: crate::sessions::StoreError) -> ErrorShape {
     ErrorShape::unavailable(format!("session store unavailable: {e}"))
 }
 
+/// The main session's name under every agent (`agent:<id>:main`).
+const MAIN_KEY: &str = "main";
+
+/// The most rows one `sessions.list` returns (the official gateway has no cap).
+const MAX_LIMIT: u64 = 1000;
+
 pub async fn list(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    let p = Params::new(
-        "sessions.list",
-        params,
-        &["limit", "offset", "search", "agentId", "activeMinutes"],
-    )?;
+    let p = Params::new("sessions.list", params)?;
     let query = ListQuery {
-        limit: p.opt_int("limit", 1, 1000)?.unwrap_or(100) as usize,
-        offset: p.opt_int("offset", 0, u32::MAX as u64)?.unwrap_or(0) as usize,
-        search: p.opt_string("search")?.map(str::to_string),
-        agent_id: p.opt_string("agentId")?.map(str::to_lowercase),
-        active_minutes: p.opt_int("activeMinutes", 1, 525_600)?,
+        limit: p.opt_u64("limit", MAX_LIMIT).unwrap_or(100) as usize,
+        offset: p.opt_u64("offset", u32::MAX as u64).unwrap_or(0) as usize,
+        search: p.opt_string("search").map(str::to_string),
+        agent_id: p.opt_string("agentId").map(str::to_lowercase),
+        active_minutes: p.opt_u64("activeMinutes", u64::MAX / 60_000),
     };
     let (rows, total) = node
         .timed("list", node.store.list(&query))
@@ -42,32 +48,52 @@ pub async fn list(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
     }))
 }
 
-fn session_key(p: &Params) -> Result<key::SessionKey, ErrorShape> {
-    key::parse(p.string("key")?).map_err(|e| p.error(&e))
-}
-
 pub async fn reset(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    let p = Params::new("sessions.reset", params, &["key", "reason"])?;
-    let key = session_key(&p)?;
-    match node
-        .timed("reset", node.store.reset(&key.key))
+    let p = Params::new("sessions.reset", params)?;
+    let key = target::session(node, &p, "key")?;
+    let meta = node
+        .timed("reset", node.store.reset(&key.key, &key.agent_id))
         .await
-        .map_err(store_down)?
-    {
-        Some(meta) => {
-            node.bus.emit(
-                "sessions.changed",
-                &json!({"sessionKey": key.key, "reason": "reset", "version": meta.version, "ts": now_ms()}),
-            );
-            Ok(json!({"ok": true, "key": key.key, "entry": meta.to_json()}))
-        }
-        None => Err(p.error(&format!("no session `{}`", key.key))),
-    }
+        .map_err(store_down)?;
+    let reason = p.opt_string("reason").unwrap_or("reset");
+    node.bus.emit(
+        "sessions.changed",
+        &json!({"sessionKey": key.key, "reason": reason, "version": meta.version, "ts": now_ms()}),
+    );
+    Ok(json!({"ok": true, "key": key.key, "entry": meta.to_json()}))
 }
 
 pub async fn delete(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    let p = Params::new("sessions.delete", params, &["key", "deleteTranscript"])?;
-    let key = session_key(&p)?;
+    let p = Params::new("sessions.delete", params)?;
+    let key = target::session(node, &p, "key")?;
+    if key.key == format!("agent:{}:{MAIN_KEY}", key.agent_id) {
+        return Err(ErrorShape::invalid(format!(
+            "Cannot delete the main session ({}).",
+            key.key
+        )));
+    }
+    let raw = p.string("key")?;
+    if p.opt_bool("archivedOnly") == Some(true) {
+        // Nothing is archived here (no `sessions.archive`).
+        return Err(ErrorShape::invalid(format!(
+            "Session {raw} is not archived. Archive it first, then delete it."
+        )));
+    }
+    if let Some(expected) = p.opt_string("expectedSessionId").map(str::trim) {
+        // `openclaw sessions delete` sends the id it listed: a session reset
+        // since then is not deleted. (Checked just before the delete; the
+        // stores have no compare-and-delete, so a reset in between wins.)
+        let current = node
+            .timed("history", node.store.history(&key.key, 1))
+            .await
+            .map_err(store_down)?;
+        if current.as_ref().map(|h| h.meta.session_id.as_str()) != Some(expected) {
+            return Err(ErrorShape::invalid(format!(
+                "Session {raw} changed before deletion. Retry."
+            ))
+            .with_details(json!({"reason": "session-changed"})));
+        }
+    }
     let deleted = node
         .timed("delete", node.store.delete(&key.key))
         .await
@@ -78,5 +104,5 @@ pub async fn delete(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
             &json!({"sessionKey": key.key, "reason": "delete", "ts": now_ms()}),
         );
     }
-    Ok(json!({"ok": true, "key": key.key, "deleted": deleted}))
+    Ok(json!({"ok": true, "key": key.key, "deleted": deleted, "archived": []}))
 }

@@ -1,6 +1,5 @@
 //! `health`, `status` and `system-presence`: what the node says about itself.
 
-use super::params::Params;
 use crate::clock::now_ms;
 use crate::node::{Node, VERSION};
 use crate::protocol::frames::ErrorShape;
@@ -49,47 +48,21 @@ pub async fn health_snapshot(node: &Node) -> Value {
     })
 }
 
-pub async fn health(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    Params::new("health", params, &["probe"])?;
+/// Takes any params, as the official gateway does (`probe` asks for channel
+/// probes, which this node has none of).
+pub async fn health(node: &Node, _params: &Value) -> Result<Value, ErrorShape> {
     Ok(health_snapshot(node).await)
 }
 
+/// `status` takes any params, as the official gateway does; it reads
+/// `includeCliProjection` (`includeChannelSummary` asks for channels, which
+/// this node has none of).
 pub async fn status(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    Params::new("status", params, &[])?;
-    let query = crate::sessions::ListQuery {
-        limit: 5,
-        ..Default::default()
-    };
-    let sessions = match node.timed("list", node.store.list(&query)).await {
-        Ok((recent, total)) => json!({
-            "storage": node.store.kind(),
-            "location": node.store.location(),
-            "count": total,
-            "recent": recent.iter().map(|m| json!({"key": m.key, "updatedAt": m.updated_at, "messageCount": m.message_count})).collect::<Vec<_>>(),
-        }),
-        Err(e) => {
-            json!({"storage": node.store.kind(), "location": node.store.location(), "error": e.0})
-        }
-    };
-    let ready = node.readiness.check();
-    Ok(json!({
-        "runtimeVersion": VERSION,
-        "node": node.settings.node,
-        "bootId": node.boot_id,
-        "startedAt": node.started_ms,
-        "uptimeMs": node.started.elapsed().as_millis() as u64,
-        "port": node.settings.port.value,
-        "stateDir": node.settings.locations.state_dir.value,
-        "ready": ready.is_ok(),
-        "reasons": ready.err().unwrap_or_default(),
-        "connections": node.metrics.connections.get(),
-        "runsActive": node.metrics.runs_active.get(),
-        "sessions": sessions,
-        "ha": ha(node),
-    }))
+    let cli = params.get("includeCliProjection") == Some(&Value::Bool(true));
+    Ok(super::status::payload(node, cli, ha(node)).await)
 }
 
-pub fn presence(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    Params::new("system-presence", params, &[])?;
+/// Takes any params, as the official gateway does.
+pub fn presence(node: &Node, _params: &Value) -> Result<Value, ErrorShape> {
     Ok(Value::Array(node.presence.list()))
 }

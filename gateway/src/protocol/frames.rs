@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 pub const PROTOCOL_VERSION: u64 = 4;
 
 /// A request from a client.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub id: String,
     pub method: String,
@@ -21,7 +21,9 @@ pub struct ErrorShape {
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
+    /// Boxed: errors travel in `Result`s on every request path, and an
+    /// order-preserving `Value` would make each of them large.
+    pub details: Option<Box<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,6 +34,11 @@ pub struct ErrorShape {
 pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
 /// The node cannot answer now (store down, shutting down); retrying may work.
 pub const UNAVAILABLE: &str = "UNAVAILABLE";
+/// The client is connected but its scopes do not allow the method.
+pub const FORBIDDEN: &str = "FORBIDDEN";
+/// The client presented no credential the gateway can check (the official
+/// gateway's answer to a `connect` without a token or a paired device).
+pub const NOT_PAIRED: &str = "NOT_PAIRED";
 
 impl ErrorShape {
     /// An `INVALID_REQUEST` error.
@@ -56,9 +63,22 @@ impl ErrorShape {
         }
     }
 
+    /// A `FORBIDDEN` error for a method the client's scopes do not allow.
+    pub fn missing_scope(scope: &str) -> Self {
+        ErrorShape {
+            code: FORBIDDEN,
+            message: format!("missing scope: {scope}"),
+            details: Some(Box::new(
+                serde_json::json!({"code": "MISSING_SCOPE", "missingScope": scope}),
+            )),
+            retryable: None,
+            retry_after_ms: None,
+        }
+    }
+
     /// Adds `details`.
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 }
@@ -67,41 +87,37 @@ impl ErrorShape {
 #[derive(Debug, PartialEq)]
 pub enum ParseError {
     NotJson(String),
-    NotRequest { id: Option<String>, why: String },
+    /// JSON, but not a request frame as the official schema defines it: `id`
+    /// is the frame's own id when it has a string one (the error answers it),
+    /// `why` the official validation message.
+    NotRequest {
+        id: Option<String>,
+        why: String,
+    },
 }
 
-/// Parses a client frame; only `req` frames are valid from clients.
+/// Parses a client frame against the official request frame schema; only
+/// `req` frames are valid from clients. `params` may be any JSON value here:
+/// each method's own schema decides.
 pub fn parse_request(text: &str) -> Result<Request, ParseError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| ParseError::NotJson(e.to_string()))?;
     let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-    let bad = |why: &str| ParseError::NotRequest {
-        id: id.clone(),
-        why: why.to_string(),
-    };
-    let Value::Object(mut obj) = value else {
-        return Err(bad("a frame must be a JSON object"));
-    };
-    if obj.get("type").and_then(Value::as_str) != Some("req") {
-        return Err(bad("expected a frame with type \"req\""));
+    if let Err(why) = super::schema::check("request frame", &value) {
+        return Err(ParseError::NotRequest { id, why });
     }
-    let Some(id) = id.clone().filter(|i| !i.is_empty()) else {
-        return Err(bad("a request needs a non-empty string id"));
+    let Value::Object(mut obj) = value else {
+        unreachable!("the frame schema requires an object");
     };
-    let Some(method) = obj
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
-        return Err(bad("a request needs a string method"));
-    };
+    let method = obj["method"].as_str().unwrap_or_default().to_string();
     let params = obj
         .remove("params")
         .unwrap_or(Value::Object(Default::default()));
-    if !params.is_object() {
-        return Err(bad("params must be an object"));
-    }
-    Ok(Request { id, method, params })
+    Ok(Request {
+        id: id.unwrap_or_default(),
+        method,
+        params,
+    })
 }
 
 /// A successful response frame.
@@ -154,7 +170,13 @@ mod tests {
             parse_request(r#"{"type":"res","id":"1"}"#),
             Err(ParseError::NotRequest { id: Some(_), .. })
         ));
-        assert!(parse_request(r#"{"type":"req","id":"1","method":"x","params":[]}"#).is_err());
+        assert_eq!(
+            parse_request(r#"{"type":"event","event":"x"}"#),
+            Err(ParseError::NotRequest {
+                id: None,
+                why: "must have required property 'id'; at root: unexpected property 'event'; at /type: must be equal to constant".into()
+            })
+        );
         assert!(parse_request(r#"[1]"#).is_err());
     }
 

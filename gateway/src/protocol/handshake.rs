@@ -1,7 +1,9 @@
 //! The handshake: `connect.challenge`, then the client's `connect`, answered with
 //! `hello-ok` or an error after which the socket is closed.
 
-use super::frames::{ErrorShape, PROTOCOL_VERSION};
+use super::frames::{self, ErrorShape, PROTOCOL_VERSION};
+use super::origin::RequestOrigin;
+use super::schema;
 use crate::clock::now_ms;
 use crate::node::{Node, VERSION};
 use serde_json::{json, Value};
@@ -22,9 +24,30 @@ pub struct Client {
 pub struct Refusal {
     pub error: ErrorShape,
     pub close_code: u16,
-    pub close_reason: &'static str,
+    pub close_reason: String,
     /// The `openclaw_gateway_handshakes_total` result label.
     pub metric: &'static str,
+}
+
+/// The official gateway's cap on a close reason (WebSocket allows 123 bytes).
+const CLOSE_REASON_MAX_BYTES: usize = 120;
+
+/// `reason` cut to [`CLOSE_REASON_MAX_BYTES`] on a character boundary.
+pub fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(CLOSE_REASON_MAX_BYTES);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
+fn refusal(error: ErrorShape, close_code: u16, reason: &str, metric: &'static str) -> Box<Refusal> {
+    Box::new(Refusal {
+        error,
+        close_code,
+        close_reason: close_reason(reason),
+        metric,
+    })
 }
 
 /// The challenge sent when a socket opens.
@@ -32,84 +55,109 @@ pub fn challenge() -> Value {
     json!({"nonce": uuid::Uuid::new_v4().to_string(), "ts": now_ms()})
 }
 
-/// Checks a `connect` request's params.
-pub fn accept(node: &Node, conn_id: &str, params: &Value) -> Result<Client, Box<Refusal>> {
-    let invalid = |message: String| {
-        Box::new(Refusal {
-            error: ErrorShape::invalid(message),
-            close_code: 1008,
-            close_reason: "invalid connect params",
-            metric: "invalid",
-        })
-    };
-    let min = params.get("minProtocol").and_then(Value::as_u64);
-    let max = params.get("maxProtocol").and_then(Value::as_u64);
-    let (Some(min), Some(max)) = (min, max) else {
-        return Err(invalid(
-            "invalid connect params: minProtocol and maxProtocol must be numbers".into(),
+/// Checks a `connect` request's params in the official gateway's order:
+/// the official schema, the protocol range, the role, the browser origin,
+/// then the token.
+pub fn accept(
+    node: &Node,
+    conn_id: &str,
+    params: &Value,
+    origin: &RequestOrigin,
+) -> Result<Client, Box<Refusal>> {
+    if let Err(what) = schema::check("connect", params) {
+        let message = format!("invalid connect params: {what}");
+        return Err(refusal(
+            ErrorShape::invalid(&message),
+            1008,
+            &message,
+            "invalid",
         ));
-    };
-    if !(min..=max).contains(&PROTOCOL_VERSION) {
-        return Err(Box::new(Refusal {
-            error: ErrorShape::invalid(format!(
-                "protocol mismatch: this gateway speaks protocol {PROTOCOL_VERSION}, the client {min}..{max}"
-            ))
-            .with_details(json!({"code": "PROTOCOL_MISMATCH", "expectedProtocol": PROTOCOL_VERSION, "minProtocol": min, "maxProtocol": max})),
-            close_code: 1002,
-            close_reason: "protocol mismatch",
-            metric: "protocol",
-        }));
     }
-    let Some(info) = params.get("client").filter(|c| c.is_object()).cloned() else {
-        return Err(invalid(
-            "invalid connect params: client must be an object".into(),
-        ));
-    };
+    let min = params["minProtocol"].as_u64().unwrap_or(0);
+    let max = params["maxProtocol"].as_u64().unwrap_or(0);
+    if !(min..=max).contains(&PROTOCOL_VERSION) {
+        let error = ErrorShape::invalid("protocol mismatch").with_details(json!({
+            "code": "PROTOCOL_MISMATCH", "clientMinProtocol": min, "clientMaxProtocol": max,
+            "expectedProtocol": PROTOCOL_VERSION, "minimumProbeProtocol": 3,
+        }));
+        return Err(refusal(error, 1002, "protocol mismatch", "protocol"));
+    }
+    let info = params["client"].clone();
     let role = params
         .get("role")
         .and_then(Value::as_str)
         .unwrap_or("operator")
         .to_string();
-    if role != "operator" {
-        return Err(invalid(format!(
-            "invalid connect params: role `{role}` is not served here (operator only)"
-        )));
-    }
-    let scopes: Vec<String> = match params.get("scopes") {
-        None => vec!["operator.read".to_string()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(_) => {
-            return Err(invalid(
-                "invalid connect params: scopes must be a list of strings".into(),
-            ))
+    match role.as_str() {
+        "operator" => {}
+        "node" => {
+            let message = "invalid connect params: role `node` is not served here: this gateway serves operators only";
+            return Err(refusal(
+                ErrorShape::invalid(message),
+                1008,
+                "invalid role",
+                "invalid",
+            ));
         }
-    };
+        _ => {
+            return Err(refusal(
+                ErrorShape::invalid("invalid role"),
+                1008,
+                "invalid role",
+                "invalid",
+            ));
+        }
+    }
+    // No `scopes`: none, as officially (a client asks for what it needs).
+    let scopes: Vec<String> = params
+        .get("scopes")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let client_id = info.get("id").and_then(Value::as_str).unwrap_or("");
+    if let Err(reason) = super::origin::check(origin, client_id, &node.settings.allowed_origins) {
+        let message = "origin not allowed (open the Control UI from the gateway host or allow it in gateway.controlUi.allowedOrigins)";
+        let error = ErrorShape::invalid(message)
+            .with_details(json!({"code": "CONTROL_UI_ORIGIN_NOT_ALLOWED", "reason": reason}));
+        return Err(refusal(error, 1008, message, "origin"));
+    }
     if let Some(expected) = &node.settings.token.value {
         let given = params
             .pointer("/auth/token")
             .and_then(Value::as_str)
             .unwrap_or("");
+        if given.is_empty() {
+            // No token and no device identity (this node pairs no devices):
+            // the official gateway's answer.
+            let error = ErrorShape {
+                code: frames::NOT_PAIRED,
+                ..ErrorShape::invalid("device identity required")
+            }
+            .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"}));
+            return Err(refusal(
+                error,
+                1008,
+                "device identity required",
+                "unauthorized",
+            ));
+        }
         if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            let (message, reason) = if given.is_empty() {
-                ("unauthorized: gateway token missing (provide this gateway's gateway.auth.token)", "token_missing")
-            } else {
-                ("unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)", "token_mismatch")
-            };
-            return Err(Box::new(Refusal {
-                error: ErrorShape::invalid(message).with_details(json!({
-                    "code": if given.is_empty() { "AUTH_TOKEN_MISSING" } else { "AUTH_TOKEN_MISMATCH" },
-                    "authReason": reason,
-                    "canRetryWithDeviceToken": false,
-                    "recommendedNextStep": "update_auth_credentials",
-                })),
-                close_code: 1008,
-                close_reason: "unauthorized",
-                metric: "unauthorized",
+            let error = ErrorShape::invalid(
+                "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)",
+            )
+            .with_details(json!({
+                "code": "AUTH_TOKEN_MISMATCH",
+                "authReason": "token_mismatch",
+                "canRetryWithDeviceToken": false,
+                "recommendedNextStep": "update_auth_credentials",
             }));
+            return Err(refusal(error, 1008, "unauthorized", "unauthorized"));
         }
     }
     Ok(Client {

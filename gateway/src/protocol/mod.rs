@@ -2,3 +2,5 @@
 
 pub mod frames;
 pub mod handshake;
+pub mod origin;
+pub mod schema;

@@ -7,9 +7,11 @@ use crate::methods;
 use crate::node::Node;
 use crate::protocol::frames::{self, ErrorShape, ParseError};
 use crate::protocol::handshake::{self, Client};
+use crate::protocol::origin::RequestOrigin;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitStream, StreamExt};
 use futures_util::SinkExt;
@@ -27,10 +29,13 @@ const READ_BUFFER: usize = 8 * 1024;
 pub async fn upgrade(
     State(node): State<Arc<Node>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
         Ok(ws) => {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            let origin = RequestOrigin::new(header("origin"), header("host"), peer.ip());
             let max = node.settings.limits.max_payload;
             // Small buffers: most clients are idle most of the time, and the
             // 128 KiB defaults made a thousand idle clients cost 200 MB.
@@ -38,7 +43,7 @@ pub async fn upgrade(
                 .max_frame_size(max)
                 .read_buffer_size(READ_BUFFER)
                 .write_buffer_size(0)
-                .on_upgrade(move |socket| connection(node, socket, peer))
+                .on_upgrade(move |socket| connection(node, socket, peer, origin))
         }
         Err(_) => format!(
             "OpenClaw gateway node {}: connect with a WebSocket (protocol {})\n",
@@ -51,7 +56,7 @@ pub async fn upgrade(
 
 enum Out {
     Text(String),
-    Close(u16, &'static str),
+    Close(u16, String),
 }
 
 /// The sending side: a queue to the writer task and the bytes still in it.
@@ -135,8 +140,10 @@ impl Outbox {
         self.send(text)
     }
 
-    fn close(&self, code: u16, reason: &'static str) {
-        let _ = self.tx.send(Out::Close(code, reason));
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self
+            .tx
+            .send(Out::Close(code, handshake::close_reason(reason)));
     }
 
     fn error(&self, id: &str, error: &ErrorShape) -> bool {
@@ -158,8 +165,16 @@ enum Incoming {
     Text(String),
     TooBig,
     Binary,
+    /// The client sent a Close frame: answered with a Close (the WebSocket
+    /// library echoes the client's code), as the official gateway does.
+    Closed,
     Gone,
 }
+
+/// The largest frame a client may send before `connect` succeeds (the
+/// official gateway's `MAX_PREAUTH_PAYLOAD_BYTES`): an unauthenticated peer
+/// cannot make the node buffer `maxPayload` bytes.
+const MAX_PREAUTH_PAYLOAD: usize = 64 * 1024;
 
 async fn next(stream: &mut SplitStream<WebSocket>) -> Incoming {
     loop {
@@ -167,14 +182,15 @@ async fn next(stream: &mut SplitStream<WebSocket>) -> Incoming {
             Some(Ok(Message::Text(t))) => Incoming::Text(t.as_str().to_string()),
             Some(Ok(Message::Binary(_))) => Incoming::Binary,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None => Incoming::Gone,
+            Some(Ok(Message::Close(_))) => Incoming::Closed,
+            None => Incoming::Gone,
             Some(Err(e)) if e.to_string().contains("Message too long") => Incoming::TooBig,
             Some(Err(_)) => Incoming::Gone,
         };
     }
 }
 
-async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
+async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr, origin: RequestOrigin) {
     node.metrics.connections.inc();
     let _counted = Counted(node.clone());
     let conn_id = uuid::Uuid::new_v4().to_string();
@@ -206,17 +222,27 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
                         code,
                         reason: reason.into(),
                     };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    // After the client's own Close the library refuses a second
+                    // one (it has queued the echo of the client's code): flushing
+                    // sends that echo.
+                    if sink.send(Message::Close(Some(frame))).await.is_err() {
+                        let _ = sink.flush().await;
+                    }
                     break;
                 }
             }
         }
     });
-    if let Some(client) = handshake(&node, &conn_id, &mut stream, &out, peer).await {
-        node.presence
-            .join(&conn_id, &client.info, &peer.ip().to_string());
+    if let Some(client) = handshake(&node, &conn_id, &mut stream, &out, peer, &origin).await {
+        let tracked = crate::presence::Presence::tracks(&client.info);
+        if tracked {
+            node.presence
+                .join(&conn_id, &client.info, &peer.ip().to_string());
+        }
         serve(&node, &client, &mut stream, &out).await;
-        node.presence.leave(&conn_id);
+        if tracked {
+            node.presence.leave(&conn_id);
+        }
     }
     let linger = out.linger.load(Ordering::SeqCst);
     drop(out);
@@ -234,18 +260,29 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr) {
 }
 
 /// Sends the challenge and checks the first request; `None` if the client was
-/// refused (the error is sent and the close queued).
+/// refused (the error, if any, is sent and the close queued). As in the
+/// official gateway, a first frame that is not a request gets no answer, only
+/// a close (1000 for one that is not JSON, 1008 for other JSON), and a frame
+/// over [`MAX_PREAUTH_PAYLOAD`] closes with 1009.
 async fn handshake(
     node: &Arc<Node>,
     conn_id: &str,
     stream: &mut SplitStream<WebSocket>,
     out: &Outbox,
     peer: SocketAddr,
+    origin: &RequestOrigin,
 ) -> Option<Client> {
     let challenge = handshake::challenge().to_string();
     out.send(frames::event_frame("connect.challenge", &challenge, None));
-    let refuse = |metric: &str, id: &str, error: ErrorShape, code: u16, reason: &'static str| {
-        node.metrics.handshakes.with_label_values(&[metric]).inc();
+    let count = |metric: &str| node.metrics.handshakes.with_label_values(&[metric]).inc();
+    let close = |metric: &str, code: u16, reason: &str| {
+        count(metric);
+        tracing::info!(%peer, conn_id, reason, "handshake refused");
+        out.close(code, reason);
+        None
+    };
+    let refuse = |metric: &str, id: &str, error: ErrorShape, code: u16, reason: &str| {
+        count(metric);
         tracing::info!(%peer, conn_id, reason, message = %error.message, "handshake refused");
         out.error(id, &error);
         out.close(code, reason);
@@ -253,62 +290,50 @@ async fn handshake(
     };
     let first =
         match tokio::time::timeout(node.settings.limits.handshake_timeout, next(stream)).await {
-            Err(_) => {
-                node.metrics
-                    .handshakes
-                    .with_label_values(&["timeout"])
-                    .inc();
-                out.close(1008, "handshake timeout");
+            Err(_) => return close("timeout", 1008, "handshake timeout"),
+            Ok(Incoming::Gone) => return None,
+            Ok(Incoming::Closed) => {
+                out.close(1000, "");
                 return None;
             }
-            Ok(Incoming::Gone) => return None,
-            Ok(Incoming::TooBig) => return too_big(node, out, "invalid"),
-            Ok(Incoming::Binary) => {
-                return refuse(
-                    "invalid",
-                    "invalid",
-                    ErrorShape::invalid("binary frames are not part of the protocol"),
-                    1003,
-                    "binary frame",
-                )
+            Ok(Incoming::TooBig) => {
+                out.linger.store(true, Ordering::SeqCst);
+                return close("too_big", 1009, "preauth payload too large");
+            }
+            Ok(Incoming::Binary) => return close("invalid", 1008, "invalid request frame"),
+            Ok(Incoming::Text(text)) if text.len() > MAX_PREAUTH_PAYLOAD => {
+                return close("too_big", 1009, "preauth payload too large");
             }
             Ok(Incoming::Text(text)) => text,
         };
     let request = match frames::parse_request(&first) {
         Ok(r) => r,
-        Err(ParseError::NotJson(e)) => {
-            return refuse(
-                "invalid",
-                "invalid",
-                ErrorShape::invalid(format!("invalid request frame: not JSON: {e}")),
-                1008,
-                "invalid request frame",
-            )
-        }
-        Err(ParseError::NotRequest { id, why }) => {
-            let id = id
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| "invalid".into());
-            return refuse(
-                "invalid",
-                &id,
-                ErrorShape::invalid(format!("invalid request frame: {why}")),
-                1008,
-                "invalid request frame",
-            );
+        // Not JSON at all: the official gateway just closes (1000).
+        Err(ParseError::NotJson(_)) => return close("invalid", 1000, ""),
+        Err(ParseError::NotRequest { .. }) => {
+            return close("invalid", 1008, "invalid request frame")
         }
     };
     if request.method != "connect" {
-        let error = ErrorShape::invalid(format!(
-            "invalid handshake: first request must be connect, not {}",
-            request.method
-        ));
-        return refuse("invalid", &request.id, error, 1008, "invalid handshake");
+        let message = "invalid handshake: first request must be connect";
+        return refuse(
+            "invalid",
+            &request.id,
+            ErrorShape::invalid(message),
+            1008,
+            message,
+        );
     }
-    match handshake::accept(node, conn_id, &request.params) {
-        Err(r) => refuse(r.metric, &request.id, r.error, r.close_code, r.close_reason),
+    match handshake::accept(node, conn_id, &request.params, origin) {
+        Err(r) => refuse(
+            r.metric,
+            &request.id,
+            r.error,
+            r.close_code,
+            &r.close_reason,
+        ),
         Ok(client) => {
-            node.metrics.handshakes.with_label_values(&["ok"]).inc();
+            count("ok");
             let health = methods::health_payload(node).await;
             let hello = handshake::hello(node, &client, &methods::names(), methods::EVENTS, health);
             out.send(frames::ok_frame(&request.id, &hello));
@@ -367,6 +392,10 @@ async fn serve(
                     out.close(1003, "binary frame");
                     break true;
                 }
+                Incoming::Closed => {
+                    out.close(1000, "");
+                    break true;
+                }
                 Incoming::Gone => break true,
             },
             e = events.recv() => match e {
@@ -404,21 +433,18 @@ async fn serve(
 }
 
 /// Answers one frame after the handshake; `false` closes the connection.
+/// As in the official gateway, a frame that is not JSON is ignored (it may be
+/// a stray line from a broken client; the connection stays usable) and one
+/// that is not a valid request is answered with the schema's message.
 async fn request(node: &Arc<Node>, client: &Client, text: &str, out: &Outbox) -> bool {
     let request = match frames::parse_request(text) {
         Ok(r) => r,
         Err(ParseError::NotJson(e)) => {
-            out.error(
-                "invalid",
-                &ErrorShape::invalid(format!("invalid request frame: not JSON: {e}")),
-            );
-            out.close(1008, "invalid request frame");
-            return false;
+            tracing::debug!(conn_id = %client.conn_id, error = %e, "ignored a frame that is not JSON");
+            return true;
         }
         Err(ParseError::NotRequest { id, why }) => {
-            let id = id
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| "invalid".into());
+            let id = id.unwrap_or_else(|| "invalid".into());
             return out.error(
                 &id,
                 &ErrorShape::invalid(format!("invalid request frame: {why}")),
@@ -428,7 +454,7 @@ async fn request(node: &Arc<Node>, client: &Client, text: &str, out: &Outbox) ->
     let label = methods::metric_label(&request.method);
     let result = if request.method == "connect" {
         Err(ErrorShape::invalid(
-            "already connected: connect is only the first request",
+            "connect is only valid as the first request",
         ))
     } else {
         methods::call(node, client, &request.method, request.params).await

@@ -129,7 +129,7 @@ async fn contract(store: &dyn SessionStore) {
     assert_eq!((rows.len(), total), (1, 2));
     assert_eq!(store.count().await.unwrap(), 2);
 
-    let r = store.reset("agent:main:a").await.unwrap().unwrap();
+    let r = store.reset("agent:main:a", "main").await.unwrap();
     assert_ne!(r.session_id, first_id);
     assert_eq!(r.message_count, 0);
     assert!(r.version > 5);
@@ -140,7 +140,10 @@ async fn contract(store: &dyn SessionStore) {
         .unwrap()
         .messages
         .is_empty());
-    assert!(store.reset("agent:main:none").await.unwrap().is_none());
+    let fresh = store.reset("agent:ops:new", "ops").await.unwrap();
+    assert_eq!((fresh.message_count, fresh.agent_id.as_str()), (0, "ops"));
+    assert!(store.history("agent:ops:new", 10).await.unwrap().is_some());
+    assert!(store.delete("agent:ops:new").await.unwrap());
 
     assert!(store.delete("agent:ops:b").await.unwrap());
     assert!(!store.delete("agent:ops:b").await.unwrap());

@@ -33,6 +33,23 @@ pub fn parse(raw: &str) -> Result<SessionKey, String> {
     })
 }
 
+/// Canonicalises a key sent with an explicit `agentId`: a bare name belongs
+/// to that agent; a full key must already belong to it.
+pub fn parse_for_agent(raw: &str, agent_id: &str) -> Result<SessionKey, String> {
+    let trimmed = raw.trim();
+    if trimmed.starts_with("agent:") {
+        let key = parse(trimmed)?;
+        if key.agent_id != agent_id {
+            return Err(format!(
+                "sessionKey `{}` belongs to agent `{}`, not agentId `{agent_id}`",
+                key.key, key.agent_id
+            ));
+        }
+        return Ok(key);
+    }
+    parse(&format!("agent:{agent_id}:{trimmed}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +60,10 @@ mod tests {
         assert_eq!(parse("main").unwrap().key, "agent:main:main");
         assert!(parse("agent:dev").is_err());
         assert!(parse("").is_err());
+        assert_eq!(
+            parse_for_agent("work", "ops").unwrap().key,
+            "agent:ops:work"
+        );
+        assert!(parse_for_agent("agent:main:x", "ops").is_err());
     }
 }

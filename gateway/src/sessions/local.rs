@@ -172,17 +172,23 @@ impl SessionStore for LocalStore {
         .await
     }
 
-    async fn reset(&self, key: &str) -> Result<Option<SessionMeta>, StoreError> {
-        let key = key.to_string();
+    async fn reset(&self, key: &str, agent_id: &str) -> Result<SessionMeta, StoreError> {
+        let (key, agent_id) = (key.to_string(), agent_id.to_string());
         self.with(move |db| {
             let tx = db.transaction()?;
-            let changed = tx.execute(
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO sessions (key, session_id, agent_id, created_at, updated_at, version, message_count)
+                 VALUES (?1, '', ?2, ?3, ?3, 0, 0) ON CONFLICT(key) DO NOTHING",
+                params![key, agent_id, now],
+            )?;
+            tx.execute(
                 "UPDATE sessions SET session_id = ?2, message_count = 0, version = version + 1,
                  updated_at = ?3, last_message = NULL WHERE key = ?1",
-                params![key, uuid::Uuid::new_v4().to_string(), now_ms()],
+                params![key, uuid::Uuid::new_v4().to_string(), now],
             )?;
             tx.execute("DELETE FROM messages WHERE session_key = ?1", [&key])?;
-            let m = if changed > 0 { meta(&tx, &key)? } else { None };
+            let m = meta(&tx, &key)?.expect("row just written");
             tx.commit()?;
             Ok(m)
         })

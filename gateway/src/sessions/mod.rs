@@ -101,8 +101,9 @@ pub trait SessionStore: Send + Sync {
     async fn history(&self, key: &str, limit: usize) -> Result<Option<History>, StoreError>;
     /// The sessions matching `query`, newest first, and how many matched in all.
     async fn list(&self, query: &ListQuery) -> Result<(Vec<SessionMeta>, usize), StoreError>;
-    /// Empties the transcript under a new session id; `None` if there is no such session.
-    async fn reset(&self, key: &str) -> Result<Option<SessionMeta>, StoreError>;
+    /// Empties the transcript under a new session id, creating the session
+    /// (for `agent_id`) if there is none: `/new` and `/reset` start fresh.
+    async fn reset(&self, key: &str, agent_id: &str) -> Result<SessionMeta, StoreError>;
     /// Removes the session; whether it existed.
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
     /// Records that a run with this idempotency key started. `Ok(None)`: this caller

@@ -41,7 +41,9 @@ return redis.call('HGETALL', KEYS[1])
 "#;
 
 const RESET: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'agentId', ARGV[5], 'createdAt', ARGV[1], 'version', 0)
+end
 redis.call('HSET', KEYS[1], 'sessionId', ARGV[3], 'messageCount', 0, 'updatedAt', ARGV[1], 'lastMessage', '')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('DEL', KEYS[2])
@@ -222,7 +224,7 @@ impl SessionStore for RedisStore {
         ))
     }
 
-    async fn reset(&self, key: &str) -> Result<Option<SessionMeta>, StoreError> {
+    async fn reset(&self, key: &str, agent_id: &str) -> Result<SessionMeta, StoreError> {
         let mut inv = self.reset.prepare_invoke();
         inv.key(self.meta_key(key))
             .key(self.log_key(key))
@@ -230,13 +232,15 @@ impl SessionStore for RedisStore {
             .arg(now_ms())
             .arg(self.ttl_ms)
             .arg(uuid::Uuid::new_v4().to_string())
-            .arg(key);
+            .arg(key)
+            .arg(agent_id);
         let fields: HashMap<String, String> = self
             .link
             .script(crate::redis_link::CALL_TIMEOUT, inv)
             .await
             .map_err(StoreError)?;
-        Ok(parse_meta(key, fields))
+        parse_meta(key, fields)
+            .ok_or_else(|| StoreError(format!("reset of {key}: the script returned no session")))
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
