@@ -403,11 +403,19 @@ fn reference_head(input: &[u8], limits: &HeadLimits) -> Head {
         }
         lines.push(line);
     }
-    // Every line is held to the line limit as soon as it is there (a
+    // The request line is judged as soon as it is complete, then every
+    // other line is held to the line limit as soon as it is there (a
     // partial one without a CR that may still precede its LF).
+    let mut request = None;
     for (i, line) in lines.iter().enumerate() {
         if line.len() >= limits.line {
             return Head::Refused(if i == 0 { 414 } else { 400 });
+        }
+        if i == 0 {
+            match reference_request_line(line) {
+                Ok(r) => request = Some(r),
+                Err(status) => return Head::Refused(status),
+            }
         }
     }
     if end.is_some_and(|e| e > limits.total) {
@@ -424,79 +432,7 @@ fn reference_head(input: &[u8], limits: &HeadLimits) -> Head {
         }
         return Head::Waiting;
     };
-    let request_line = lines[0];
-    let words: Vec<&[u8]> = request_line
-        .split(|b| *b == b' ')
-        .filter(|w| !w.is_empty())
-        .collect();
-    let method_ok = request_line
-        .iter()
-        .position(|b| *b == b' ')
-        .is_some_and(|sp| {
-            sp > 0
-                && request_line[..sp]
-                    .iter()
-                    .all(|b| b.is_ascii_uppercase() || *b == b'_' || *b == b'-')
-        });
-    if !method_ok {
-        return Head::Refused(400);
-    }
-    let (method, target) = (words[0], words.get(1).copied().unwrap_or(b""));
-    if target.is_empty()
-        || target.iter().any(|b| *b < 0x20 || *b == 0x7f)
-        || std::str::from_utf8(target).is_err()
-    {
-        return Head::Refused(400);
-    }
-    let host_of_target = if target[0] == b'/' {
-        None
-    } else {
-        let t = std::str::from_utf8(target).unwrap();
-        let Some((scheme, rest)) = t.split_once("://") else {
-            return Head::Refused(400);
-        };
-        let scheme_ok = scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-        if !scheme_ok || scheme.contains(':') {
-            return Head::Refused(400);
-        }
-        let authority = rest.split(['/', '?']).next().unwrap_or("");
-        if !host_ok(authority.as_bytes()) {
-            return Head::Refused(400);
-        }
-        Some(authority.to_string())
-    };
-    if words.len() < 3 {
-        return Head::Refused(400);
-    }
-    if words.len() > 3 {
-        return Head::Refused(400);
-    }
-    let minor = match std::str::from_utf8(words[2])
-        .ok()
-        .and_then(|v| v.strip_prefix("HTTP/"))
-        .and_then(|v| v.split_once('.'))
-    {
-        Some((ma, mi))
-            if !ma.is_empty()
-                && ma.len() <= 2
-                && !mi.is_empty()
-                && mi.len() <= 2
-                && ma.bytes().chain(mi.bytes()).all(|b| b.is_ascii_digit())
-                && !ma.starts_with('0') =>
-        {
-            if ma != "1" {
-                return Head::Refused(505);
-            }
-            u8::from(mi.parse::<u8>().unwrap() > 0)
-        }
-        _ => return Head::Refused(400),
-    };
+    let (method, target, minor) = request.expect("a complete head has a request line");
     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
     let mut hosts = 0;
     for line in &lines[1..] {
@@ -570,15 +506,87 @@ fn reference_head(input: &[u8], limits: &HeadLimits) -> Head {
     if method == b"CONNECT" || method == b"TRACE" {
         return Head::Refused(405);
     }
-    let _ = host_of_target;
     Head::Read(
-        String::from_utf8(method.to_vec()).unwrap(),
-        String::from_utf8(target.to_vec()).unwrap(),
+        String::from_utf8(method).unwrap(),
+        String::from_utf8(target).unwrap(),
         minor,
         fields,
         framing,
         input[end..].to_vec(),
     )
+}
+
+/// The reference's reading of a request line: method, target, minor
+/// version, or the status nginx refuses it with.
+fn reference_request_line(line: &[u8]) -> Result<(Vec<u8>, Vec<u8>, u8), u16> {
+    let request_line = line;
+    let words: Vec<&[u8]> = request_line
+        .split(|b| *b == b' ')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let method_ok = request_line
+        .iter()
+        .position(|b| *b == b' ')
+        .is_some_and(|sp| {
+            sp > 0
+                && request_line[..sp]
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || *b == b'_' || *b == b'-')
+        });
+    if !method_ok {
+        return Err(400);
+    }
+    let (method, target) = (words[0], words.get(1).copied().unwrap_or(b""));
+    if target.is_empty()
+        || target.iter().any(|b| *b < 0x20 || *b == 0x7f)
+        || std::str::from_utf8(target).is_err()
+    {
+        return Err(400);
+    }
+    if target[0] != b'/' {
+        let t = std::str::from_utf8(target).unwrap();
+        let Some((scheme, rest)) = t.split_once("://") else {
+            return Err(400);
+        };
+        let scheme_ok = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if !scheme_ok || scheme.contains(':') {
+            return Err(400);
+        }
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if !host_ok(authority.as_bytes()) {
+            return Err(400);
+        }
+    }
+    if words.len() != 3 {
+        return Err(400);
+    }
+    let minor = match std::str::from_utf8(words[2])
+        .ok()
+        .and_then(|v| v.strip_prefix("HTTP/"))
+        .and_then(|v| v.split_once('.'))
+    {
+        Some((ma, mi))
+            if !ma.is_empty()
+                && ma.len() <= 2
+                && !mi.is_empty()
+                && mi.len() <= 2
+                && ma.bytes().chain(mi.bytes()).all(|b| b.is_ascii_digit())
+                && !ma.starts_with('0') =>
+        {
+            if ma != "1" {
+                return Err(505);
+            }
+            u8::from(mi.parse::<u8>().unwrap() > 0)
+        }
+        _ => return Err(400),
+    };
+    Ok((method.to_vec(), target.to_vec(), minor))
 }
 
 /// nginx's host rules, restated: no `/`, no byte <= 0x20 or DEL, no empty

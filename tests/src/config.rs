@@ -139,6 +139,8 @@ pub struct EdgeConfig {
     pub location_keys: Vec<String>,
     /// Further locations, each a path and its YAML keys.
     pub other_locations: Vec<(String, Vec<String>)>,
+    /// Extra YAML keys of the server, one per line (`client: { ... }`).
+    pub server_keys: Vec<String>,
 }
 
 impl EdgeConfig {
@@ -151,6 +153,7 @@ impl EdgeConfig {
             upstreams: vec![upstream],
             location_keys: Vec::new(),
             other_locations: Vec::new(),
+            server_keys: Vec::new(),
         }
     }
 
@@ -164,6 +167,12 @@ impl EdgeConfig {
     /// Adds a key to the `/` location, e.g. `read_timeout: 1s`.
     pub fn location_key(mut self, line: &str) -> EdgeConfig {
         self.location_keys.push(line.to_string());
+        self
+    }
+
+    /// Adds a key to the server, e.g. `client: { max_body_size: 10 }`.
+    pub fn server_key(mut self, line: &str) -> EdgeConfig {
+        self.server_keys.push(line.to_string());
         self
     }
 
@@ -182,10 +191,14 @@ impl EdgeConfig {
         for u in &self.upstreams {
             out.push_str(&u.yaml());
         }
+        let _ = writeln!(out, "servers:\n  - listen: [\"{}\"]", self.listen);
+        for line in &self.server_keys {
+            let _ = writeln!(out, "    {line}");
+        }
         let _ = write!(
             out,
-            "servers:\n  - listen: [\"{}\"]\n    locations:\n      - path: /\n        proxy_pass: http://{}\n",
-            self.listen, self.upstreams[0].name
+            "    locations:\n      - path: /\n        proxy_pass: http://{}\n",
+            self.upstreams[0].name
         );
         for line in &self.location_keys {
             let _ = writeln!(out, "        {line}");

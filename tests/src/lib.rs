@@ -16,6 +16,7 @@
 //! | [`nginx`] | running the real nginx with the same upstream block, or any http-context text |
 //! | [`nginx_conf`] | the edge on nginx configs, `-t` and `convert`; tables of answers compared with nginx's |
 //! | [`backend`] | in-process HTTP + WebSocket backends that report what they saw (bodies too) |
+//! | [`raw_backend`] | raw TCP backends that frame requests themselves (strict RFC 9112 or lenient) and record every one |
 //! | [`client`] | a small HTTP/1.1 client that can pick its source address; raw connections driven by hand |
 //! | [`ws`] | a WebSocket client |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
@@ -40,6 +41,7 @@ pub mod nginx_conf;
 pub mod ports;
 pub mod process;
 pub mod protocol;
+pub mod raw_backend;
 pub mod redis;
 pub mod wait;
 pub mod ws;

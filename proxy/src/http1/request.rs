@@ -68,6 +68,10 @@ fn head_end(buf: &[u8], from: usize, limits: &HeadLimits) -> Result<Option<usize
         if lf - line_start - cr >= limits.line {
             return Err(too_long(line_start));
         }
+        if line_start == 0 {
+            // As nginx, a request line is judged as soon as it is complete.
+            RequestHead::request_line(&buf[..lf - cr])?;
+        }
         let end = match (buf.get(lf + 1), buf.get(lf + 2)) {
             (Some(b'\n'), _) => Some(lf + 2),
             (Some(b'\r'), Some(b'\n')) => Some(lf + 3),

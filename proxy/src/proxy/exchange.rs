@@ -153,7 +153,7 @@ impl Exchange<'_> {
         let bodiless = framing == Framing::Empty;
         let host = crate::vars::host_of(self.head.host());
         let Some(path) = uri::normalize(self.head.path()) else {
-            return self.local(400, Reject::BadRequest.body(), bodiless).await;
+            return self.refuse(Reject::BadRequest).await;
         };
         let route = match rt.route(listener, &host, &path) {
             Routed::Route(r) => r.clone(),
@@ -192,8 +192,9 @@ impl Exchange<'_> {
                 return self.refuse(Reject::BodyTooLarge).await;
             }
         }
-        let continued =
-            self.head.expects_continue() && framing != Framing::Empty && self.down.buf.is_empty();
+        // As nginx, `100 Continue` goes out whenever a body is expected,
+        // even if some of it came with the head.
+        let continued = self.head.expects_continue() && framing != Framing::Empty;
         if continued
             && self
                 .down
@@ -257,7 +258,8 @@ impl Exchange<'_> {
         let mut last: Option<TryFail> = None;
         loop {
             let Some(lease) = self.pick(upstream) else {
-                return self.fail(upstream, last.as_ref()).await;
+                let keep = streamed.meter.done();
+                return self.fail(upstream, last.as_ref(), keep).await;
             };
             self.ctx.try_start = Some(Instant::now());
             self.ctx.tries += 1;
@@ -276,7 +278,8 @@ impl Exchange<'_> {
                     if !(self.may_retry(route, upstream, f.kind)
                         && (streamed.meter.done() || !f.sent))
                     {
-                        return self.fail(upstream, Some(&f)).await;
+                        let keep = streamed.meter.done();
+                        return self.fail(upstream, Some(&f), keep).await;
                     }
                     last = Some(f);
                 }
@@ -484,9 +487,11 @@ impl Exchange<'_> {
             tunnel::run(self.down, &mut up, route.tunnel_idle_timeout).await;
             return TryEnd::Done(Outcome::closed(101));
         }
-        // An HTTP/1.0 client gets a chunked body unwrapped, ended by close.
+        // An HTTP/1.1 client gets chunks for a chunked or close-delimited
+        // body (so its connection stays usable, as with nginx); an HTTP/1.0
+        // client gets the bytes, ended by close.
         let close_delimited =
-            framing == Framing::UntilClose || (framing == Framing::Chunked && self.head.minor == 0);
+            self.head.minor == 0 && matches!(framing, Framing::Chunked | Framing::UntilClose);
         let keep = self.head.keep_alive() && !self.closing && !close_delimited;
         respond::write_head(
             &mut reply,
@@ -542,8 +547,10 @@ impl Exchange<'_> {
         Some(st.set_cookie(&upstream.server(pick).cookie))
     }
 
-    /// Answers after the final failed try (or when no server was left).
-    async fn fail(&mut self, upstream: &Upstream, f: Option<&TryFail>) -> Outcome {
+    /// Answers after the final failed try (or when no server was left);
+    /// the connection stays usable (`keep`) when the whole request body
+    /// was read, as nginx keeps it after a 502.
+    async fn fail(&mut self, upstream: &Upstream, f: Option<&TryFail>, keep: bool) -> Outcome {
         let server = self
             .ctx
             .last_pick
@@ -551,6 +558,6 @@ impl Exchange<'_> {
             .unwrap_or("-");
         let (status, body) =
             answer::upstream_failed(&upstream.name, server, f.map(|f| (f.kind, f.what.as_str())));
-        self.local(status, body.as_bytes(), false).await
+        self.local(status, body.as_bytes(), keep).await
     }
 }

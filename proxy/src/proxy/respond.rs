@@ -71,7 +71,9 @@ pub fn write_head(
     }
     match framing {
         Framing::Length(n) => field(out, "content-length", n.to_string().as_bytes()),
-        Framing::Chunked if client_minor == 1 => field(out, "transfer-encoding", b"chunked"),
+        Framing::Chunked | Framing::UntilClose if client_minor == 1 => {
+            field(out, "transfer-encoding", b"chunked")
+        }
         _ => {}
     }
     if let Some(c) = cookie {
@@ -113,10 +115,10 @@ pub enum RelayFail {
 
 /// Sends `out` (the response head) followed by the response body read
 /// from `up`: the head and the body bytes that came with it in one write,
-/// then the rest as it arrives. A chunked body is unwrapped and written in
-/// the edge's own chunks (or, for an HTTP/1.0 client, as plain bytes), so
-/// the client never sees the server's chunk lines. Counts the body bytes
-/// sent in `sent`.
+/// then the rest as it arrives. A chunked or close-delimited body goes to
+/// an HTTP/1.1 client in the edge's own chunks (to an HTTP/1.0 client as
+/// plain bytes), so the client never sees the server's chunk lines. Counts
+/// the body bytes sent in `sent`.
 pub async fn relay_body(
     down: &mut Downstream,
     up: &mut UpConn,
@@ -127,27 +129,21 @@ pub async fn relay_body(
     sent: &mut u64,
 ) -> Result<(), RelayFail> {
     let mut meter = BodyMeter::new(framing);
-    let chunked = framing == Framing::Chunked;
+    let rechunk = client_minor == 1 && matches!(framing, Framing::Chunked | Framing::UntilClose);
     let mut payload = Vec::new();
     loop {
         let before = out.len();
-        if chunked {
+        let into = if rechunk { &mut payload } else { &mut out };
+        let n = meter
+            .take(&up.buf, Some(into))
+            .map_err(|_| RelayFail::Upstream("invalid chunked response body".into()))?;
+        up.buf.advance(n);
+        if rechunk {
+            write_chunk(&mut out, &payload);
             payload.clear();
-            let n = meter
-                .take(&up.buf, Some(&mut payload))
-                .map_err(|_| RelayFail::Upstream("invalid chunked response body".into()))?;
-            up.buf.advance(n);
-            if client_minor == 1 {
-                write_chunk(&mut out, &payload);
-                if meter.done() {
-                    out.extend_from_slice(LAST_CHUNK);
-                }
-            } else {
-                out.extend_from_slice(&payload);
+            if meter.done() {
+                out.extend_from_slice(LAST_CHUNK);
             }
-        } else {
-            let n = meter.take(&up.buf, Some(&mut out)).unwrap_or(0);
-            up.buf.advance(n);
         }
         *sent += (out.len() - before) as u64;
         // Whatever is ready goes out before waiting for more.
