@@ -3,11 +3,12 @@
 #   make test   fmt check, clippy -D warnings, every test
 #   make interop  the official OpenClaw CLI against our node (large download)
 #   make interop-diff  the official gateway and our node answer the same frames; compared
+#   make docker       the images; make docker-test  the Compose stack for real (docker/)
 SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables
 
-.PHONY: run test deps build lint bench bench-gateway bench-ha chaos interop interop-diff clean
+.PHONY: run test deps build lint docker docker-test k8s-validate bench bench-gateway bench-ha chaos interop interop-diff clean
 
 # Installs what is missing (Debian); a no-op when everything is there.
 deps:
@@ -20,13 +21,13 @@ deps:
 	fi
 
 # The shipped binaries, in target/dist/ (see [profile.dist] in Cargo.toml).
-build:
+build: deps
 	$(CARGO) build --profile dist --workspace --bins
 
 run: deps build
 	@scripts/run-stack.sh
 
-lint:
+lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
@@ -34,6 +35,7 @@ lint:
 test: deps lint build
 	OPENCLAW_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw \
 	  $(CARGO) test --release --workspace
+	scripts/k8s-validate.sh
 
 # The official OpenClaw CLI (npm, Node 24 from PyPI; ~900 MB in .interop/) against our node and the edge.
 interop: deps build
@@ -64,6 +66,22 @@ bench-ha: deps build
 chaos: deps build
 	OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw OPENCLAW_CHAOS_FAULTS=$${OPENCLAW_CHAOS_FAULTS:-120} \
 	  $(CARGO) test --release -p openclaw-e2e --test gateway_chaos -- --nocapture
+
+# Images from the binaries of `make build` (FROM scratch, non-root), plus local
+# Redis/Prometheus stand-ins from Debian's binaries; starts dockerd if none runs.
+docker: deps build
+	scripts/docker-deps.sh
+	scripts/docker-build.sh
+
+# docker/compose.yaml for real: up --wait, chat through the edge, CLI in the
+# stack, leader kill, graceful stop, Prometheus targets, clean down (< 5 min).
+docker-test: deps build
+	scripts/docker-test.sh
+
+# docker/k8s/: every manifest strictly against Kubernetes 1.27-1.33, offline,
+# and the kustomization rendered (also run by `make test`).
+k8s-validate:
+	scripts/k8s-validate.sh
 
 clean:
 	$(CARGO) clean

@@ -527,9 +527,9 @@ async fn http10_clients_close_or_keep_alive() {
 // ---------------------------------------------------------------------------
 // Response bodies
 
-/// A response whose end is the server's close reaches the client whole,
-/// and the edge then closes the client's connection (it cannot say where
-/// the body ends otherwise).
+/// A response whose end is the server's close reaches an HTTP/1.1 client
+/// whole, in the edge's own chunks, so the client's connection stays
+/// usable (as behind nginx).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_delimited_response_reaches_the_client() {
     bounded(LIMIT, async {
@@ -556,8 +556,27 @@ async fn close_delimited_response_reaches_the_client() {
             "{what}: body {}",
             first_difference(&resp.body, &want)
         );
+        // As nginx: the edge re-frames the body in chunks of its own, so the
+        // client's connection outlives the server's.
+        assert_eq!(
+            resp.header("transfer-encoding"),
+            Some("chunked"),
+            "{what}: {:?}",
+            resp.headers
+        );
+        let again = exchange(
+            &mut conn,
+            b"GET /until-close HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "a second request on the same connection",
+        )
+        .await;
+        assert!(
+            again.body == want,
+            "second body: {}",
+            first_difference(&again.body, &want)
+        );
         assert_closed(&mut conn, what).await;
-        assert_eq!(raw.accepted(), 1);
+        assert_eq!(raw.accepted(), 2);
     })
     .await;
 }

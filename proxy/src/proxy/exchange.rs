@@ -256,8 +256,13 @@ impl Exchange<'_> {
             chunked: sent_framing == BodyFraming::Chunked,
         };
         let mut last: Option<TryFail> = None;
+        // A kept-alive connection the server had already closed says nothing
+        // about the server: the same server gets the request once more, on a
+        // new connection (as nginx does for a cached connection).
+        let mut again: Option<Lease> = None;
         loop {
-            let Some(lease) = self.pick(upstream) else {
+            let fresh = again.is_some();
+            let Some(lease) = again.take().or_else(|| self.pick(upstream)) else {
                 let keep = streamed.meter.done();
                 return self.fail(upstream, last.as_ref(), keep).await;
             };
@@ -265,19 +270,26 @@ impl Exchange<'_> {
             self.ctx.tries += 1;
             self.ctx.last_pick = Some(lease.pick);
             self.ctx.lease = Some(lease);
-            match self.try_server(route, upstream, &out, &mut streamed).await {
+            match self
+                .try_server(route, upstream, &out, &mut streamed, fresh)
+                .await
+            {
                 TryEnd::Done(outcome) => return outcome,
                 TryEnd::Failed(f) => {
+                    let resendable = streamed.meter.done() || !f.sent;
                     if let Some(lease) = self.ctx.lease.take() {
+                        if f.stale && !fresh && resendable {
+                            self.ctx.tries -= 1;
+                            again = Some(lease);
+                            continue;
+                        }
                         if !f.stale {
                             lease.fail();
                         }
                     }
                     let server = &upstream.server(self.ctx.last_pick.expect("picked")).name;
                     tracing::error!(upstream = %upstream.name, server = %server, "{}", f.what);
-                    if !(self.may_retry(route, upstream, f.kind)
-                        && (streamed.meter.done() || !f.sent))
-                    {
+                    if !(self.may_retry(route, upstream, f.kind) && resendable) {
                         let keep = streamed.meter.done();
                         return self.fail(upstream, Some(&f), keep).await;
                     }
@@ -410,27 +422,35 @@ impl Exchange<'_> {
             && next.timeout.is_none_or(|t| self.ctx.start.elapsed() < t)
     }
 
-    /// One try at the leased server.
+    /// One try at the leased server (`fresh`: on a new connection, not an
+    /// idle one).
     async fn try_server(
         &mut self,
         route: &Route,
         upstream: &Upstream,
         out: &[u8],
         body: &mut StreamedBody,
+        fresh: bool,
     ) -> TryEnd {
         let server = upstream.server(self.ctx.last_pick.expect("picked"));
-        let mut up =
-            match UpConn::open(server, upstream.keepalive_timeout, route.connect_timeout).await {
-                Ok(up) => up,
-                Err(f) => {
-                    return TryEnd::Failed(TryFail::new(
-                        f,
-                        &format!("connecting to {}", server.addr),
-                        None,
-                        false,
-                    ))
-                }
-            };
+        let mut up = match UpConn::open(
+            server,
+            upstream.keepalive_timeout,
+            route.connect_timeout,
+            fresh,
+        )
+        .await
+        {
+            Ok(up) => up,
+            Err(f) => {
+                return TryEnd::Failed(TryFail::new(
+                    f,
+                    &format!("connecting to {}", server.addr),
+                    None,
+                    false,
+                ))
+            }
+        };
         if let Err(f) = up.write(out, route.send_timeout).await {
             return TryEnd::Failed(TryFail::new(f, "sending the request", Some(&up), true));
         }

@@ -32,13 +32,19 @@ pub struct UpConn {
 }
 
 impl UpConn {
-    /// An idle connection of `server`, or a new one.
+    /// An idle connection of `server` (unless `fresh`), or a new one.
     pub async fn open(
         server: &Server,
         max_idle: Duration,
         connect_timeout: Duration,
+        fresh: bool,
     ) -> Result<UpConn, Fail> {
-        let (stream, reused) = match server.idle.take(max_idle) {
+        let idle = if fresh {
+            None
+        } else {
+            server.idle.take(max_idle)
+        };
+        let (stream, reused) = match idle {
             Some(s) => (s, true),
             None => {
                 let s = timed(connect_timeout, TcpStream::connect(server.addr)).await?;
