@@ -239,6 +239,16 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 mod tests {
     use super::*;
 
+    /// Asserts that the scanner refuses `body`.
+    fn assert_refused(body: &[u8]) {
+        assert_eq!(
+            whole(body).map(|r| r.2),
+            Err(ChunkError),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
     fn whole(body: &[u8]) -> Result<(usize, Vec<u8>, bool), ChunkError> {
         let mut c = Chunked::default();
         let mut p = Vec::new();
@@ -277,12 +287,7 @@ mod tests {
             b"1;a=\"open\r\nx\r\n0\r\n\r\n",
             b"1 \r\nx\r\n0\r\n\r\n",
         ] {
-            assert_eq!(
-                whole(bad).map(|r| r.2),
-                Err(ChunkError),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_refused(bad);
         }
         let long = format!("1;a={}\r\nx\r\n0\r\n\r\n", "b".repeat(MAX_EXT as usize));
         assert_eq!(whole(long.as_bytes()).map(|r| r.2), Err(ChunkError));
@@ -298,12 +303,7 @@ mod tests {
             b"0\r\n: x\r\n\r\n",
             b"0\r\nX\0: 1\r\n\r\n",
         ] {
-            assert_eq!(
-                whole(bad).map(|r| r.2),
-                Err(ChunkError),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_refused(bad);
         }
         let long = format!("0\r\nX: {}\r\n\r\n", "b".repeat(MAX_TRAILER as usize));
         assert_eq!(whole(long.as_bytes()).map(|r| r.2), Err(ChunkError));
@@ -335,12 +335,7 @@ mod tests {
             b"ffffffffffffffff\r\n",
             b"0000000000000001\r\n",
         ] {
-            assert_eq!(
-                whole(bad).map(|x| x.2),
-                Err(ChunkError),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert_refused(bad);
         }
     }
 

@@ -79,9 +79,7 @@ impl TryFail {
             sent,
         }
     }
-}
 
-impl TryFail {
     /// The server answered something the edge will not relay: a 502,
     /// never retried (nginx's `invalid_header` is not in the default
     /// `proxy_next_upstream`), counted against the server.
