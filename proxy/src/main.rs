@@ -163,6 +163,7 @@ fn main() -> ExitCode {
     if let Err(e) = logging::init(cli.log_format, &loaded.config.access_log) {
         return fail(format!("{}: access_log: cannot open: {e}", cli.config));
     }
+    openclaw_edge::fdlimit::raise();
     let mode = server::StartMode {
         daemon: cli.daemon,
         upgrade: cli.upgrade,

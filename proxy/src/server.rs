@@ -10,6 +10,7 @@ use crate::reload::Reloader;
 use crate::runtime::{self, Runtime};
 use crate::source::{ConfigSource, Source};
 use arc_swap::ArcSwap;
+use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::Opt;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
@@ -138,7 +139,12 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
             runtime: shared.clone(),
         };
         let mut svc = Service::new(format!("edge {addr}"), app);
-        svc.add_tcp(&addr.to_string());
+        // Pingora's default L4 buffers (a 64 KiB read buffer and a 1460-byte
+        // write buffer per connection) would sit under every idle tunnel;
+        // the edge keeps its own small read buffer and writes whole replies.
+        svc.add_listener(
+            ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::unbuffered()),
+        );
         server.add_service(svc);
     }
     let reloaded = Arc::new(tokio::sync::Notify::new());

@@ -110,6 +110,11 @@ impl Edge {
         }
     }
 
+    /// Its process id (for signals and memory readings).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The proxy listener.
     pub fn addr(&self) -> SocketAddr {
         self.config.listen

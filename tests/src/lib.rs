@@ -19,6 +19,7 @@
 //! | [`raw_backend`] | raw TCP backends that frame requests themselves (strict RFC 9112 or lenient) and record every one |
 //! | [`client`] | a small HTTP/1.1 client that can pick its source address; raw connections driven by hand |
 //! | [`ws`] | a WebSocket client |
+//! | [`rawtunnel`] | raw 101 backends and clients: bytes after the handshake, for tunnel tests and benches |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
 //! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
 //! | [`protocol`] | an OpenClaw protocol v4 client: raw frames, `hello`, `call`, events |
@@ -42,6 +43,7 @@ pub mod ports;
 pub mod process;
 pub mod protocol;
 pub mod raw_backend;
+pub mod rawtunnel;
 pub mod redis;
 pub mod wait;
 pub mod ws;

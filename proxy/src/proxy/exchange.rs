@@ -502,6 +502,7 @@ impl Exchange<'_> {
             if self.down.write(&reply).await.is_err() {
                 return TryEnd::Done(Outcome::closed(499));
             }
+            drop(reply);
             tunnel::run(self.down, &mut up, route.tunnel_idle_timeout).await;
             return TryEnd::Done(Outcome::closed(101));
         }
