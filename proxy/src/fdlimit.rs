@@ -10,9 +10,8 @@ const RESERVED: u64 = 256;
 pub const TARGET_TUNNELS: u64 = 10_000;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; logs the result, and
-/// a warning when fewer than [`TARGET_TUNNELS`] tunnels fit. Returns the
-/// limit in force.
-pub fn raise() -> Option<u64> {
+/// a warning when fewer than [`TARGET_TUNNELS`] tunnels fit.
+pub fn raise() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -23,7 +22,7 @@ pub fn raise() -> Option<u64> {
             "cannot read the open-file limit: {}",
             std::io::Error::last_os_error()
         );
-        return None;
+        return;
     }
     if lim.rlim_cur < lim.rlim_max {
         let raised = libc::rlimit {
@@ -42,7 +41,7 @@ pub fn raise() -> Option<u64> {
             );
         }
     }
-    let limit = lim.rlim_cur as u64;
+    let limit = lim.rlim_cur;
     let tunnels = tunnels_fitting(limit);
     if tunnels < TARGET_TUNNELS {
         tracing::warn!(
@@ -54,7 +53,6 @@ pub fn raise() -> Option<u64> {
     } else {
         tracing::info!(open_files = limit, tunnels, "open-file limit");
     }
-    Some(limit)
 }
 
 /// Tunnels that fit in `limit` descriptors.

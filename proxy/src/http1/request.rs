@@ -215,7 +215,11 @@ impl RequestHead {
             return Ok(None);
         };
         *scanned = 0;
-        let raw = buf.split_to(end).freeze();
+        // A copy, not a view: a view would pin the connection's whole read
+        // buffer for as long as the head lives (a tunnel's lifetime after an
+        // upgrade), and would make the buffer reallocate for the next request.
+        let raw = Bytes::copy_from_slice(&buf[..end]);
+        buf.advance(end);
         Self::read(raw, limits).map(Some)
     }
 

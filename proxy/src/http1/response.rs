@@ -4,7 +4,7 @@
 
 use super::body::Framing;
 use super::fields::{content_length, Fields, Span};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Largest response head accepted (nginx's `proxy_buffer_size` is smaller;
 /// this matches the request side's whole-head limit).
@@ -62,7 +62,10 @@ impl ResponseHead {
             .iter()
             .map(|h| (Span::of(buf, h.name.as_bytes()), Span::of(buf, h.value)))
             .collect();
-        let raw = buf.split_to(n).freeze();
+        // A copy, not a view: a view would pin the whole read buffer for as
+        // long as the head lives (a tunnel's lifetime after a 101).
+        let raw = Bytes::copy_from_slice(&buf[..n]);
+        buf.advance(n);
         Ok(Some(ResponseHead {
             fields: Fields {
                 raw: raw.clone(),

@@ -7,8 +7,9 @@ use super::ctx::RequestCtx;
 use super::downstream::{Downstream, HeadFail};
 use super::exchange::{Exchange, Outcome};
 use super::respond;
+use super::tunnel;
 use crate::access_log;
-use crate::http1::HeadError;
+use crate::http1::{HeadError, RequestHead};
 use crate::runtime::{Action, Runtime};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -16,6 +17,7 @@ use pingora_core::apps::ServerApp;
 use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
 use std::sync::Arc;
+use tokio::net::TcpStream;
 
 /// The proxy of one listen address.
 pub struct EdgeApp {
@@ -54,14 +56,39 @@ impl ServerApp for EdgeApp {
             }
             .run(self.listener, self.runtime.load_full())
             .await;
-            account(&ctx, outcome);
-            if ctx.route.as_deref().is_none_or(|r| r.access_log) {
-                access_log::log(&head, down.client, &ctx, outcome.status);
+            if let Some(server) = ctx.upgraded.take() {
+                // A tunnel can live for days: it gets a task of its own
+                // holding only what it needs, and this (larger) one ends.
+                tokio::spawn(run_tunnel(down, server, head, ctx, outcome));
+                return None;
             }
+            finish(&head, &down, &ctx, outcome);
             if !outcome.keep {
                 return None;
             }
         }
+    }
+}
+
+/// Relays the tunnel a 101 opened, then accounts for it like any request
+/// (its log line and duration cover the tunnel's whole life, as nginx's).
+async fn run_tunnel(
+    mut down: Downstream,
+    mut server: TcpStream,
+    head: RequestHead,
+    ctx: RequestCtx,
+    outcome: Outcome,
+) {
+    let idle = ctx.route.as_deref().and_then(|r| r.tunnel_idle_timeout);
+    tunnel::run(&mut down, &mut server, idle).await;
+    finish(&head, &down, &ctx, outcome);
+}
+
+/// The metrics and the access log line of a request that ended.
+fn finish(head: &RequestHead, down: &Downstream, ctx: &RequestCtx, outcome: Outcome) {
+    account(ctx, outcome);
+    if ctx.route.as_deref().is_none_or(|r| r.access_log) {
+        access_log::log(head, down.client, ctx, outcome.status);
     }
 }
 

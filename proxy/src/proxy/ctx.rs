@@ -7,6 +7,7 @@ use crate::runtime::{Lease, Route, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::net::TcpStream;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
@@ -53,6 +54,9 @@ pub struct RequestCtx {
     pub try_start: Option<Instant>,
     /// Held while a WebSocket tunnel is open.
     pub tunnel: Option<TunnelGuard>,
+    /// The server's socket once it switched protocols (101): the tunnel is
+    /// run by the connection's task after the exchange returns.
+    pub upgraded: Option<TcpStream>,
     /// The expanded hash key (hash methods only).
     pub hash_key: String,
     /// The client must be (re)pinned: send a sticky Set-Cookie with the response.
@@ -77,6 +81,7 @@ impl RequestCtx {
             upstream_status: None,
             try_start: None,
             tunnel: None,
+            upgraded: None,
             hash_key: String::new(),
             sticky_new: false,
             body_sent: 0,

@@ -8,7 +8,6 @@ use super::downstream::Downstream;
 use super::forward::{self, BodyFraming};
 use super::io::Fail;
 use super::respond::{self, RelayFail};
-use super::tunnel;
 use super::upstream::{ResponseFail, UpConn};
 use super::vars::RequestView;
 use crate::balance::PickInput;
@@ -502,8 +501,8 @@ impl Exchange<'_> {
             if self.down.write(&reply).await.is_err() {
                 return TryEnd::Done(Outcome::closed(499));
             }
-            drop(reply);
-            tunnel::run(self.down, &mut up, route.tunnel_idle_timeout).await;
+            // The tunnel runs once this request's state is gone (see app.rs).
+            self.ctx.upgraded = Some(up.into_stream());
             return TryEnd::Done(Outcome::closed(101));
         }
         // An HTTP/1.1 client gets chunks for a chunked or close-delimited

@@ -14,11 +14,12 @@
 //!   bytes the other side could not take right now are copied into a buffer
 //!   of this tunnel, freed as soon as they are written. At most one read's
 //!   worth (16 KiB) waits per direction, so a client that stops reading
-//!   cannot make the edge buffer more.
+//!   cannot make the edge buffer more. The connection's read buffers are
+//!   gone by then (heads are copied out of them), and the tunnel runs in a
+//!   task of its own holding only the two sockets and the request's record
+//!   (`app.rs`): about 4.6 kB of edge memory per idle tunnel.
 
 use super::downstream::Downstream;
-use super::upstream::UpConn;
-use bytes::BytesMut;
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
@@ -26,6 +27,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// Largest read, and so the most bytes one direction holds back.
@@ -42,10 +44,9 @@ thread_local! {
 /// Relays between the client and the server until both directions ended,
 /// an error, or `idle` passes with no byte either way. Bytes the client
 /// sent after its upgrade request go to the server first.
-pub async fn run(down: &mut Downstream, up: &mut UpConn, idle: Option<Duration>) {
+pub async fn run(down: &mut Downstream, server: &mut TcpStream, idle: Option<Duration>) {
     let early = std::mem::take(&mut down.buf);
-    up.buf = BytesMut::new();
-    if !early.is_empty() && up.stream().write_all(&early).await.is_err() {
+    if !early.is_empty() && server.write_all(&early).await.is_err() {
         return;
     }
     drop(early);
@@ -56,7 +57,7 @@ pub async fn run(down: &mut Downstream, up: &mut UpConn, idle: Option<Duration>)
     });
     Tunnel {
         client: &mut down.io,
-        server: up.stream(),
+        server,
         up: Direction::default(),
         down: Direction::default(),
         idle,

@@ -88,9 +88,9 @@ impl UpConn {
         }
     }
 
-    /// The socket, for a tunnel.
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// The socket, for a tunnel (its buffered bytes were passed on).
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
     }
 
     /// Parks the connection in `server`'s idle pool.
