@@ -7,8 +7,9 @@
 # (tests/src/bin/ws_bench.rs) to the other; runs rotated (edge, nginx,
 # haproxy, then nginx, haproxy, edge ...) and medians reported with the
 # edge's ratios. Measured per proxy and run:
-#   - memory per idle tunnel: RSS of the proxy's processes with N tunnels
-#     open minus before, over N (N = BENCH_WS_SMALL and BENCH_WS_BIG); every
+#   - memory per idle tunnel: RSS of the proxy's processes (started afresh)
+#     with N tunnels open minus before, over the tunnels opened (N = BENCH_WS_SMALL and
+#     BENCH_WS_BIG tried); every
 #     tunnel must still echo afterwards;
 #   - 64-byte round trips per proxy CPU-second, BENCH_WS_RTT_TUNNELS tunnels;
 #   - bulk bytes per proxy CPU-second, both ways at once through one tunnel.
@@ -116,6 +117,23 @@ cpu_ticks() { # utime+stime summed over the tree of $1
     echo "$s"
 }
 
+# settle PROXY: waits (at most 30 s) until the proxy holds no more sockets
+# than it did at start, so one measurement never starts with the last one's
+# connections still closing.
+settle() {
+    local p=$1 deadline=$(($(now_ms) + 30000))
+    while (($(sockets "${PID[$p]}") > BASE_SOCKETS[$p])) && (($(now_ms) < deadline)); do
+        sleep 0.1
+    done
+}
+sockets() { # open sockets of the tree of $1
+    local p s=0
+    for p in $(tree "$1"); do
+        s=$((s + $(find "/proc/$p/fd" -lname 'socket:*' 2>/dev/null | wc -l)))
+    done
+    echo "$s"
+}
+
 # ------------------------------------------------------------ backends
 B1=$(free_port)
 B2=$(free_port)
@@ -132,7 +150,7 @@ config_edge() {
 threads: 1
 work_stealing: false
 access_log: "off"
-admin: { listen: "127.0.0.1:$(free_port)" }
+admin: { listen: "127.0.0.1:$ADMIN" }
 upstreams:
   backends:
     balance: least_conn
@@ -200,6 +218,7 @@ backend backends
 EOF
 }
 
+ADMIN=$(free_port)
 for p in "${PROXIES[@]}"; do
     PORT[$p]=$(free_port)
     mkdir -p "$WORK/$p"
@@ -207,19 +226,54 @@ done
 config_edge "${PORT[edge]}" >"$WORK/edge/edge.yaml"
 config_nginx "${PORT[nginx]}" >"$WORK/nginx/nginx.conf"
 config_haproxy "${PORT[haproxy]}" >"$WORK/haproxy/haproxy.cfg"
-start edge "$PROXY_CPU" "$EDGE_BIN" -c "$WORK/edge/edge.yaml"
-start nginx "$PROXY_CPU" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf"
-start haproxy "$PROXY_CPU" "$HAPROXY" -db -f "$WORK/haproxy/haproxy.cfg"
-for p in "${PROXIES[@]}"; do wait_port "$p" "${PORT[$p]}"; done
+# launch PROXY: a fresh process (each measurement gets one: allocators and
+# HAProxy's pools keep freed memory, which would hide the next one's cost).
+declare -A BASE_SOCKETS=()
+launch() {
+    local p=$1
+    case $p in
+    edge) start edge "$PROXY_CPU" "$EDGE_BIN" -c "$WORK/edge/edge.yaml" ;;
+    nginx) start nginx "$PROXY_CPU" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" ;;
+    haproxy) start haproxy "$PROXY_CPU" "$HAPROXY" -db -f "$WORK/haproxy/haproxy.cfg" ;;
+    esac
+    wait_port "$p" "${PORT[$p]}"
+    BASE_SOCKETS[$p]=$(sockets "${PID[$p]}")
+}
+halt() { stop_tree "${PID[$1]}"; }
 
 # ------------------------------------------------------------ measurements
 client() { bounded $((SECS + 120)) taskset -c "$CLIENT_CPU" "$CLIENT" "$@"; }
 json() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 
+# metric NAME LABELS: the edge's value of one series (admin /metrics), empty if absent.
+metric() {
+    curl -s --max-time 5 "http://127.0.0.1:$ADMIN/metrics" |
+        awk -v n="$1" -v l="$2" '$1 == n l { print $2 }'
+}
+# edge_reloads N: five SIGHUP reloads of the edge while N tunnels are held,
+# each waited for; then least_conn must still count all N tunnels.
+edge_reloads() {
+    local n=$1 i deadline v base
+    base=$(metric openclaw_edge_config_reloads_total '{result="ok"}')
+    for ((i = 1; i <= 5; i++)); do
+        kill -HUP "${PID[edge]}"
+        deadline=$(($(now_ms) + 15000))
+        until [[ $(metric openclaw_edge_config_reloads_total '{result="ok"}') == $((${base:-0} + i)) ]]; do
+            (($(now_ms) < deadline)) || die "edge: reload $i not applied within 15 s"
+            sleep 0.1
+        done
+    done
+    v=$(curl -s --max-time 5 "http://127.0.0.1:$ADMIN/metrics" |
+        awk '$1 ~ /^openclaw_edge_upstream_server_inflight\{/ { s += $2 } END { print s + 0 }')
+    [[ $v == "$n" ]] || die "edge: least_conn counts $v tunnels in flight after 5 reloads, not $n"
+    note "  edge: 5 reloads with $n tunnels open; least_conn still counts $v"
+}
+
 # mem_per_tunnel PROXY N: bytes of proxy RSS per idle tunnel (prints "bytes echoed/opened").
 mem_per_tunnel() {
-    local p=$1 n=$2 before after out ready=$WORK/ready release=$WORK/release deadline
+    local p=$1 n=$2 before after out opened ready=$WORK/ready release=$WORK/release deadline
     rm -f "$ready" "$release"
+    settle "$p"
     before=$(rss_bytes "${PID[$p]}")
     taskset -c "$CLIENT_CPU" "$CLIENT" hold --proxy "127.0.0.1:${PORT[$p]}" --tunnels "$n" \
         --ready-file "$ready" --release-file "$release" --secs 300 >"$WORK/hold.out" &
@@ -230,20 +284,28 @@ mem_per_tunnel() {
     [[ -s $ready ]] || die "$p: $n tunnels not open within 300 s"
     sleep 1 # let the proxy settle after the last open: a measurement window
     after=$(rss_bytes "${PID[$p]}")
+    [[ $p == edge && $n == "$BIG" ]] && edge_reloads "$n"
     touch "$release"
     wait "$hold" || true
     out=$(cat "$WORK/hold.out")
-    echo "$(((after - before) / n)) $(json echoed <<<"$out")/$(json opened <<<"$out")"
+    opened=$(json opened <<<"$out")
+    ((${opened:-0} > 0)) || die "$p: no tunnel opened (ws_bench: $out)"
+    echo "$(((after - before) / opened)) $(json echoed <<<"$out")/$opened"
 }
 # per_cpu PROXY CMD...: runs the client, prints "count-per-proxy-cpu-second" for its JSON figure $FIGURE.
 per_cpu() {
-    local p=$1 t0 t1 out v
+    local p=$1 t0 t1 out v n f
     shift
+    settle "$p"
     t0=$(cpu_ticks "${PID[$p]}")
     out=$(client "$@" --proxy "127.0.0.1:${PORT[$p]}" --secs "$SECS")
     t1=$(cpu_ticks "${PID[$p]}")
     v=0
-    for f in $FIGURE; do v=$((v + $(json "$f" <<<"$out"))); done
+    for f in $FIGURE; do
+        n=$(json "$f" <<<"$out")
+        [[ -n $n ]] || { note "$p: no $f from ws_bench ($*); counted as 0"; n=0; }
+        v=$((v + n))
+    done
     awk -v v="$v" -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN{ printf "%.0f", (t > 0 ? v * hz / t : 0) }'
 }
 
@@ -252,10 +314,17 @@ order=("${PROXIES[@]}")
 for ((run = 1; run <= RUNS; run++)); do
     for p in "${order[@]}"; do
         note "run $run/$RUNS: $p"
+        launch "$p"
         read -r m1 e1 < <(mem_per_tunnel "$p" "$SMALL")
+        halt "$p"
+        launch "$p"
         read -r m2 e2 < <(mem_per_tunnel "$p" "$BIG")
+        [[ -n $m2 ]] || die "$p: the $BIG-tunnel measurement failed"
+        halt "$p"
+        launch "$p"
         rtt=$(FIGURE=round_trips per_cpu "$p" rtt --tunnels "$RTT_TUNNELS")
         bulk=$(FIGURE="bytes_up bytes_down" per_cpu "$p" bulk)
+        halt "$p"
         R[$p,small]+="$m1 "
         R[$p,big]+="$m2 "
         R[$p,rtt]+="$rtt "
@@ -280,7 +349,7 @@ BLOCK=$WORK/block.md
     echo "<!-- BEGIN WS MEASURED: written by benches/ws.sh; edit outside these markers -->"
     echo "## WebSocket tunnels, measured $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Medians of $RUNS rotated runs; proxy pinned to CPU $PROXY_CPU, ws_bench and the two raw 101 echo"
+    echo "Medians of $RUNS rotated runs, each measurement on a freshly started proxy; proxy pinned to CPU $PROXY_CPU, ws_bench and the two raw 101 echo"
     echo "backends to CPU $CLIENT_CPU; least_conn over both backends, one worker, no access log; ${SECS} s per"
     echo "throughput run. Open-file hard limit $NOFILE. $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $("$HAPROXY" -v | awk 'NR==1{print $1, $3}'),"
     echo "openclaw-edge git $(git -C "$ROOT" rev-parse --short=12 HEAD)$([[ -n $(git -C "$ROOT" status --porcelain -- proxy) ]] && echo ' + uncommitted changes')."
@@ -294,6 +363,11 @@ BLOCK=$WORK/block.md
     done
     echo "| 64-byte round trips per proxy CPU-second, $RTT_TUNNELS tunnels | ${M[edge,rtt]} | ${M[nginx,rtt]} | ${M[haproxy,rtt]} | $(ratio "${M[edge,rtt]}" "${M[nginx,rtt]}") | $(ratio "${M[edge,rtt]}" "${M[haproxy,rtt]}") |"
     echo "| bulk bytes per proxy CPU-second, both ways at once, 1 tunnel | $(mbs "${M[edge,bulk]}") | $(mbs "${M[nginx,bulk]}") | $(mbs "${M[haproxy,bulk]}") | $(ratio "${M[edge,bulk]}" "${M[nginx,bulk]}") | $(ratio "${M[edge,bulk]}" "${M[haproxy,bulk]}") |"
+    echo
+    echo "The edge held its $BIG tunnels across 5 SIGHUP reloads in each run, least_conn counting all of"
+    echo "them after the last; the echo column below shows every tunnel still echoing afterwards. A proxy"
+    echo "that could not open all $BIG (nginx near the open-file limit: \"worker_connections are not"
+    echo "enough\") is measured over the tunnels it opened."
     echo
     echo "Per run (memory B/tunnel small, big; round trips; bulk B per CPU-s; tunnels echoing after the hold, small,big):"
     echo

@@ -80,8 +80,18 @@ impl Drop for RawBackend {
     }
 }
 
-/// Reads a request head from `conn`; returns its path and any bytes read past it.
-async fn read_head(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+/// The request head of an upgrade, as the backend needs it.
+struct Upgrade {
+    path: String,
+    /// `Sec-WebSocket-Key`, if sent: a WebSocket server must answer it
+    /// (HAProxy refuses a 101 without the matching `Sec-WebSocket-Accept`).
+    key: Option<String>,
+    /// Bytes read past the head.
+    early: Vec<u8>,
+}
+
+/// Reads a request head from `conn`.
+async fn read_head(conn: &mut TcpStream) -> Option<Upgrade> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -91,25 +101,37 @@ async fn read_head(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let line = std::str::from_utf8(&buf[..end]).ok()?.lines().next()?;
-            let path = line.split(' ').nth(1)?.to_string();
-            return Some((path, buf[end + 4..].to_vec()));
+            let mut lines = std::str::from_utf8(&buf[..end]).ok()?.lines();
+            let path = lines.next()?.split(' ').nth(1)?.to_string();
+            let key = lines.find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_string())
+            });
+            let early = buf[end + 4..].to_vec();
+            return Some(Upgrade { path, key, early });
         }
     }
 }
 
 async fn serve(mut conn: TcpStream, received: Arc<AtomicU64>) {
-    let Some((path, early)) = read_head(&mut conn).await else {
+    let Some(head) = read_head(&mut conn).await else {
         return;
     };
-    let reply =
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-    if conn.write_all(reply).await.is_err() {
+    let mut reply = String::from(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+    );
+    if let Some(key) = &head.key {
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        reply.push_str(&format!("Sec-WebSocket-Accept: {accept}\r\n"));
+    }
+    reply.push_str("\r\n");
+    if conn.write_all(reply.as_bytes()).await.is_err() {
         return;
     }
-    match path.as_str() {
+    match head.path.as_str() {
         "/stream" => stream(conn, received).await,
-        _ => echo(conn, early).await,
+        _ => echo(conn, head.early).await,
     }
 }
 
