@@ -24,4 +24,5 @@ pub mod runtime;
 pub mod server;
 pub mod source;
 pub mod sticky;
+pub mod tls;
 pub mod vars;

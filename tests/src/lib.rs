@@ -29,6 +29,7 @@
 //! | [`netns`] | network namespaces joined by a veth pair, deleted on drop; reaching into one |
 
 pub mod backend;
+pub mod certs;
 pub mod chaos;
 pub mod client;
 pub mod config;

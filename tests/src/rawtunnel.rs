@@ -182,8 +182,18 @@ async fn stream(conn: TcpStream, received: Arc<AtomicU64>) {
 pub async fn connect(proxy: SocketAddr, path: &str) -> std::io::Result<(TcpStream, Vec<u8>)> {
     let mut conn = TcpStream::connect(proxy).await?;
     conn.set_nodelay(true)?;
+    let early = upgrade(&mut conn, "tunnel.test", path).await?;
+    Ok((conn, early))
+}
+
+/// Asks for a tunnel to `path` on `host` over an open connection (clear or
+/// TLS) and reads the 101 head; returns any bytes read past it.
+pub async fn upgrade<S>(conn: &mut S, host: &str, path: &str) -> std::io::Result<Vec<u8>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: tunnel.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     conn.write_all(req.as_bytes()).await?;
@@ -200,7 +210,7 @@ pub async fn connect(proxy: SocketAddr, path: &str) -> std::io::Result<(TcpStrea
                 let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                 return Err(std::io::Error::other(format!("no 101: {head}")));
             }
-            return Ok((conn, buf[end + 4..].to_vec()));
+            return Ok(buf[end + 4..].to_vec());
         }
     }
 }

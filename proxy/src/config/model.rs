@@ -528,6 +528,54 @@ pub struct VirtualServer {
     /// `keepalive_*`, `send_timeout`, `large_client_header_buffers`).
     #[serde(default)]
     pub client: ClientConfig,
+    /// Serve this server's listen addresses over TLS (nginx `listen ... ssl`
+    /// with `ssl_certificate`); every server on such an address needs it.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS toward clients, with nginx's `ssl_*` meanings. Protocols and session
+/// settings are negotiated before the client names a host, so those of the
+/// listen address's default server apply; the certificate is each server's
+/// (chosen by SNI).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first (`ssl_certificate`); a relative
+    /// path is taken from the config file's directory.
+    pub certificate: String,
+    /// PEM private key (`ssl_certificate_key`); may be the same file.
+    pub certificate_key: String,
+    /// Protocol versions offered (`ssl_protocols`): `TLSv1.2`, `TLSv1.3`.
+    #[serde(default = "default_tls_protocols")]
+    pub protocols: Vec<TlsProtocol>,
+    /// Sessions kept for resumption by session ID (`ssl_session_cache`,
+    /// where 1 MB holds about 4,000); 0 = none, nginx's default.
+    #[serde(default)]
+    pub session_cache: usize,
+    /// Resumption by session tickets (`ssl_session_tickets`), on by default.
+    #[serde(default = "yes")]
+    pub session_tickets: bool,
+    /// Choose the cipher suite by the server's order, not the client's
+    /// (`ssl_prefer_server_ciphers`).
+    #[serde(default)]
+    pub prefer_server_ciphers: bool,
+}
+
+fn default_tls_protocols() -> Vec<TlsProtocol> {
+    vec![TlsProtocol::Tls12, TlsProtocol::Tls13]
+}
+
+/// A TLS protocol version the edge speaks. TLS 1.0 and 1.1 are not
+/// offered (rustls does not implement them; browsers dropped them in 2020).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsProtocol {
+    /// TLS 1.2.
+    #[serde(rename = "TLSv1.2")]
+    Tls12,
+    /// TLS 1.3.
+    #[serde(rename = "TLSv1.3")]
+    Tls13,
 }
 
 /// What a client may send and how long it may take, with nginx's names

@@ -55,8 +55,32 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
         ));
     }
     let mut defaults: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    // The first server on each address decides whether it is TLS.
+    let mut tls_of: HashMap<std::net::SocketAddr, (usize, bool)> = HashMap::new();
     for (si, vs) in c.servers.iter().enumerate() {
         let label = format!("servers[{si}]");
+        if let Some(tls) = &vs.tls {
+            if tls.protocols.is_empty() {
+                errs.push(at.error(
+                    &["protocols"],
+                    format!("{label}.tls.protocols: give at least one of TLSv1.2, TLSv1.3"),
+                ));
+            }
+        }
+        for addr in vs.listen.iter().filter_map(|l| l.0) {
+            let (first, first_tls) = *tls_of.entry(addr).or_insert((si, vs.tls.is_some()));
+            if first_tls != vs.tls.is_some() {
+                let (with, without) = if first_tls { (first, si) } else { (si, first) };
+                errs.push(at.error(
+                    &[&addr.to_string()],
+                    format!(
+                        "{label}: {addr} is served over TLS by servers[{with}] but servers[{without}] \
+                         there has no `tls:`; a listen address is TLS for all its servers: give \
+                         servers[{without}] a certificate or another address"
+                    ),
+                ));
+            }
+        }
         if vs.listen.iter().all(|l| l.0.is_none()) {
             errs.push(at.error(
                 &["listen"],

@@ -4,7 +4,7 @@
 //! location -> its own key.
 
 use super::parse::Directive;
-use super::translate::{n_args, time_arg, Translator};
+use super::translate::{n_args, nearest, time_arg, Translator};
 use crate::config::{parse_size, ConfigError, HeaderBuffers};
 
 /// How an argument is read.
@@ -50,13 +50,7 @@ pub(super) struct ClientSet<'a>([Option<&'a Directive>; 8]);
 impl<'a> ClientSet<'a> {
     /// The set of a level: its own directives where it has them, else `self`'s.
     pub(super) fn merge(&self, level: &'a [Directive]) -> ClientSet<'a> {
-        let mut out = self.clone();
-        for (slot, (name, _, _)) in out.0.iter_mut().zip(CLIENT) {
-            if let Some(d) = level.iter().rev().find(|d| d.name == name) {
-                *slot = Some(d);
-            }
-        }
-        out
+        ClientSet(nearest(&self.0, &CLIENT.map(|(name, _, _)| name), level))
     }
 
     /// The `client_max_body_size` in force.

@@ -9,6 +9,7 @@ mod emit;
 mod lexer;
 mod parse;
 mod policy;
+mod ssl;
 mod translate;
 mod upstream;
 

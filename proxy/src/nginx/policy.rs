@@ -40,7 +40,7 @@ const QUIET: &[&str] = &[
 ];
 
 /// Directives the edge cannot honour and must not ignore: access control,
-/// TLS, rewriting and file serving.
+/// rewriting and file serving.
 const REFUSED: &[(&str, &str)] = &[
     ("allow", "access control"),
     ("deny", "access control"),
@@ -61,7 +61,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("autoindex", "file serving"),
     ("internal", "internal-only locations"),
     ("error_page", "error pages and internal redirects"),
-    ("ssl", "TLS"),
     ("stream", "TCP/UDP proxying"),
     ("mail", "mail proxying"),
     ("fastcgi_pass", "FastCGI"),

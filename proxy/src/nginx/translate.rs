@@ -8,9 +8,11 @@ use super::client::{is_client, ClientSet};
 use super::emit::{scalar, Emitter};
 use super::parse::Directive;
 use super::policy::{verdict, Verdict};
+use super::ssl::{is_ssl, SslSet};
 use super::upstream::with_port;
 use crate::config::{parse_duration, ConfigError};
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
 /// The translation of one config: YAML, its line origins, and what was said.
 pub struct Translation {
@@ -47,6 +49,7 @@ struct Inherited<'a> {
     next_timeout: Option<&'a Directive>,
     access_log: Option<&'a Directive>,
     client: ClientSet<'a>,
+    ssl: SslSet<'a>,
 }
 
 impl<'a> Inherited<'a> {
@@ -72,6 +75,7 @@ impl<'a> Inherited<'a> {
             next_timeout: own("proxy_next_upstream_timeout").or(self.next_timeout),
             access_log: own("access_log").or(self.access_log),
             client: self.client.merge(level),
+            ssl: self.ssl.merge(level),
         }
     }
 }
@@ -99,6 +103,23 @@ const NGINX_DEFAULT_HEADERS: [(&str, &str); 6] = [
     ("Upgrade", ""),
 ];
 
+/// Of the directives `names`, the ones in force at `level`: each its own
+/// last one where it has it, else the one in force above (`outer`), as
+/// nginx merges server-level settings.
+pub(super) fn nearest<'a, const N: usize>(
+    outer: &[Option<&'a Directive>; N],
+    names: &[&str; N],
+    level: &'a [Directive],
+) -> [Option<&'a Directive>; N] {
+    let mut out = *outer;
+    for (slot, name) in out.iter_mut().zip(names) {
+        if let Some(d) = level.iter().rev().find(|d| d.name == *name) {
+            *slot = Some(d);
+        }
+    }
+    out
+}
+
 pub(super) fn n_args(d: &Directive, n: std::ops::RangeInclusive<usize>) -> Result<(), ConfigError> {
     if n.contains(&d.args.len()) {
         Ok(())
@@ -120,6 +141,39 @@ pub fn time_arg(d: &Directive, value: &str) -> Result<String, ConfigError> {
     parse_duration(&text)
         .map(|_| text)
         .map_err(|e| d.error(format!("\"{}\": {e}", d.name)))
+}
+
+/// One `listen` directive, read.
+struct Listen {
+    addrs: Vec<String>,
+    default: bool,
+    ssl: bool,
+}
+
+/// The addresses some server listens on with `ssl` (or in a server with
+/// `ssl on`): nginx makes the socket TLS for every server on it.
+fn tls_addresses(http: &[Directive]) -> HashSet<SocketAddr> {
+    let mut out = HashSet::new();
+    for server in http
+        .iter()
+        .filter(|d| d.name == "server" && d.block.is_some())
+    {
+        let body = server.children();
+        let ssl_on = body
+            .iter()
+            .any(|x| x.name == "ssl" && x.args.first().is_some_and(|v| v == "on"));
+        for l in body.iter().filter(|x| x.name == "listen") {
+            let Some((addr, params)) = l.args.split_first() else {
+                continue;
+            };
+            if ssl_on || params.iter().any(|p| p == "ssl") {
+                if let Ok(Some(a)) = crate::config::parse_listen(addr) {
+                    out.insert(a);
+                }
+            }
+        }
+    }
+    out
 }
 
 impl<'a> Translator<'a> {
@@ -173,6 +227,16 @@ impl<'a> Translator<'a> {
 
     pub(super) fn warn(&mut self, d: &Directive, message: String) {
         self.warnings.push(d.error(message));
+    }
+
+    /// Warns about `d` once, however many servers inherit it.
+    pub(super) fn warn_once(&mut self, d: &Directive, message: String) {
+        if self
+            .warned
+            .insert(format!("{}:{}:{}", d.file, d.line, d.name))
+        {
+            self.warn(d, message);
+        }
     }
 
     fn main(&mut self, top: &'a [Directive]) {
@@ -270,34 +334,95 @@ impl<'a> Translator<'a> {
             return;
         }
         self.out.line(0, "servers:", None);
+        let tls_addrs = tls_addresses(body);
         for d in body {
             match d.name.as_str() {
                 "upstream" | "map" | "include" => {}
-                "server" if d.block.is_some() => self.server(d, &inherited),
-                n if INHERITED.contains(&n) || is_client(n) => {}
+                "server" if d.block.is_some() => self.server(d, &inherited, &tls_addrs),
+                n if INHERITED.contains(&n) || is_client(n) || is_ssl(n) => {}
+                "ssl" => self.fail(d.error(
+                    "\"ssl\" in http: this obsolete directive is only read in a server block here; \
+                     write `listen ... ssl` instead",
+                )),
                 _ => self.other(d, "http"),
             }
         }
     }
 
-    fn server(&mut self, d: &'a Directive, parent: &Inherited<'a>) {
+    fn server(
+        &mut self,
+        d: &'a Directive,
+        parent: &Inherited<'a>,
+        tls_addrs: &HashSet<SocketAddr>,
+    ) {
         let body = d.children();
         let inherited = parent.merge(body);
-        let mut listens = Vec::new();
-        let mut default_server = false;
+        // nginx < 1.25's `ssl on`: every listen of the server is TLS.
+        let ssl_on = body.iter().find(|x| x.name == "ssl");
+        if let Some(x) = ssl_on {
+            match x.args.as_slice() {
+                [v] if v == "on" => self.warn(x, "\"ssl on\" is obsolete (removed in nginx 1.25): write `listen ... ssl`; every listen of this server is TLS".into()),
+                [v] if v == "off" => {}
+                _ => self.fail(x.error("\"ssl\": expected on or off")),
+            }
+        }
+        let ssl_on = ssl_on.filter(|x| x.args.first().is_some_and(|v| v == "on"));
+        // (address, default_server) in clear text, and over TLS with the
+        // first listen that made them TLS.
+        let mut plain: Vec<(String, bool)> = Vec::new();
+        let mut secure: Vec<(String, bool)> = Vec::new();
+        let mut made_tls: Option<&Directive> = None;
         for l in body.iter().filter(|x| x.name == "listen") {
             match self.listen(l) {
-                Ok((addrs, default)) => {
-                    listens.extend(addrs);
-                    default_server |= default;
+                Ok(listen) => {
+                    for addr in listen.addrs {
+                        let shared_tls = addr
+                            .parse::<SocketAddr>()
+                            .is_ok_and(|a| tls_addrs.contains(&a));
+                        if listen.ssl || ssl_on.is_some() || shared_tls {
+                            made_tls.get_or_insert(ssl_on.unwrap_or(l));
+                            secure.push((addr, listen.default));
+                        } else {
+                            plain.push((addr, listen.default));
+                        }
+                    }
                 }
                 Err(e) => self.fail(e),
             }
         }
-        if listens.is_empty() {
-            listens.push("0.0.0.0:80".to_string());
+        if plain.is_empty() && secure.is_empty() {
+            plain.push(("0.0.0.0:80".to_string(), false));
         }
-        let list: Vec<String> = listens.iter().map(|a| scalar(a)).collect();
+        // A server on clear-text and TLS addresses becomes two edge
+        // servers with the same locations (the edge's `tls:` is per
+        // server); the second says nothing the first did not.
+        let mut emitted = false;
+        for (listens, tls) in [(secure, made_tls), (plain, None)] {
+            if listens.is_empty() {
+                continue;
+            }
+            let said = (self.warnings.len(), self.errors.len());
+            self.server_block(d, &inherited, &listens, tls);
+            if emitted {
+                self.warnings.truncate(said.0);
+                self.errors.truncate(said.1);
+            }
+            emitted = true;
+        }
+    }
+
+    /// One edge server: `listens` (address, default_server), TLS when
+    /// `tls` (the directive that made it TLS) is given.
+    fn server_block(
+        &mut self,
+        d: &'a Directive,
+        inherited: &Inherited<'a>,
+        listens: &[(String, bool)],
+        tls: Option<&Directive>,
+    ) {
+        let body = d.children();
+        let list: Vec<String> = listens.iter().map(|(a, _)| scalar(a)).collect();
+        let default_server = listens.iter().any(|(_, default)| *default);
         self.out
             .line(1, &format!("- listen: [{}]", list.join(", ")), Some(d));
         let names: Vec<String> = body
@@ -315,21 +440,24 @@ impl<'a> Translator<'a> {
             self.out.line(2, "default_server: true", Some(d));
         }
         self.emit_client(&inherited.client);
+        if let Some(l) = tls {
+            self.emit_tls(&inherited.ssl, l, body);
+        }
         self.out.line(2, "locations:", Some(d));
         if let Some(r) = body.iter().find(|x| x.name == "return") {
             // The rewrite phase answers before any location is chosen.
             self.out.line(3, "- path: /", Some(r));
-            self.location_body(r, &[], &inherited);
+            self.location_body(r, &[], inherited);
             return;
         }
         let mut any = false;
         for x in body {
             match x.name.as_str() {
-                "listen" | "server_name" => {}
-                n if is_client(n) => {}
+                "listen" | "server_name" | "ssl" => {}
+                n if is_client(n) || is_ssl(n) => {}
                 "location" => {
                     any = true;
-                    self.location(x, &inherited);
+                    self.location(x, inherited);
                 }
                 n if INHERITED.contains(&n) => {}
                 _ => self.other(x, "server"),
@@ -340,18 +468,21 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// `listen` -> addresses and whether it is the default server.
-    fn listen(&mut self, d: &Directive) -> Result<(Vec<String>, bool), ConfigError> {
+    /// `listen` -> its addresses and parameters.
+    fn listen(&mut self, d: &Directive) -> Result<Listen, ConfigError> {
         let Some((addr, params)) = d.args.split_first() else {
             return Err(d.error("invalid number of arguments in \"listen\" directive"));
         };
         let mut default = false;
+        let mut ssl = false;
         for p in params {
             match p.split('=').next().unwrap_or("") {
                 "default_server" | "default" => default = true,
-                "ssl" | "proxy_protocol" | "quic" => {
+                "ssl" => ssl = true,
+                "http2" => self.warn(d, format!("listen {addr} http2: served as HTTP/1.1 (TLS clients are offered http/1.1 by ALPN)")),
+                "proxy_protocol" | "quic" => {
                     return Err(d.error(format!(
-                        "listen {addr} {p}: openclaw-edge serves plain HTTP only; terminate TLS/PROXY in front of it"
+                        "listen {addr} {p}: openclaw-edge does not speak {p}; terminate it in front of the edge"
                     )))
                 }
                 _ => self.warn(d, format!("listen {addr}: parameter \"{p}\" ignored")),
@@ -361,15 +492,23 @@ impl<'a> Translator<'a> {
             return Err(d.error(format!("listen {addr}: unix sockets are not supported")));
         }
         if let Ok(Some(a)) = crate::config::parse_listen(addr) {
-            return Ok((vec![a.to_string()], default));
+            return Ok(Listen {
+                addrs: vec![a.to_string()],
+                default,
+                ssl,
+            });
         }
         use std::net::ToSocketAddrs;
-        let resolved: Vec<String> = addr
+        let addrs: Vec<String> = addr
             .to_socket_addrs()
             .map_err(|e| d.error(format!("listen {addr}: invalid address ({e})")))?
             .map(|a| a.to_string())
             .collect();
-        Ok((resolved, default))
+        Ok(Listen {
+            addrs,
+            default,
+            ssl,
+        })
     }
 
     fn location(&mut self, d: &'a Directive, parent: &Inherited<'a>) {

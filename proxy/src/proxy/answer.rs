@@ -9,21 +9,23 @@ use std::net::SocketAddr;
 /// Body of a 404.
 pub const NOT_FOUND: &[u8] = b"404 Not Found\n";
 
-/// nginx's `auto_redirect` target: `http://HOST[:PORT]PATH/[?ARGS]`, the
-/// port being the listener's unless 80.
+/// nginx's `auto_redirect` target: `SCHEME://HOST[:PORT]PATH/[?ARGS]`, the
+/// port being the listener's unless it is the scheme's own (80, 443).
 pub fn add_slash_location(
     head: &RequestHead,
     host: &str,
     path: &str,
     local: Option<SocketAddr>,
+    https: bool,
 ) -> String {
+    let (scheme, default_port) = if https { ("https", 443) } else { ("http", 80) };
     let port = local
         .map(|a| a.port())
-        .filter(|p| *p != 80)
+        .filter(|p| *p != default_port)
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
     let query = head.query().map(|q| format!("?{q}")).unwrap_or_default();
-    format!("http://{host}{port}{path}/{query}")
+    format!("{scheme}://{host}{port}{path}/{query}")
 }
 
 /// Status and body after the last try at `upstream` failed (`failure`:

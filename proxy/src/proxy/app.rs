@@ -4,20 +4,23 @@
 //! accounts for it in metrics and the access log.
 
 use super::ctx::RequestCtx;
-use super::downstream::{Downstream, HeadFail};
+use super::downstream::{self, Downstream, HeadFail};
 use super::exchange::{Exchange, Outcome};
 use super::respond;
 use super::tunnel;
 use crate::access_log;
 use crate::http1::{HeadError, RequestHead};
 use crate::runtime::{Action, Runtime};
+use crate::tls::ClientStream;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora_core::apps::ServerApp;
 use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 /// The proxy of one listen address.
 pub struct EdgeApp {
@@ -31,7 +34,9 @@ pub struct EdgeApp {
 #[async_trait]
 impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let mut down = Downstream::new(io);
+        let (client, local) = downstream::addresses(&io);
+        let io = self.handshake(io, client).await?;
+        let mut down = Downstream::new(io, client, local);
         loop {
             let limits = self.runtime.load().listeners[self.listener].client;
             let head = match down.read_head(&limits).await {
@@ -65,6 +70,33 @@ impl ServerApp for EdgeApp {
             finish(&head, &down, &ctx, outcome);
             if !outcome.keep {
                 return None;
+            }
+        }
+    }
+}
+
+impl EdgeApp {
+    /// The TLS handshake on a TLS listener (within `client_header_timeout`,
+    /// as nginx 1.22 times it); a clear-text listener's connection as is.
+    /// `None` when the handshake failed: the connection is closed.
+    async fn handshake(&self, io: Stream, client: Option<SocketAddr>) -> Option<ClientStream> {
+        let (acceptor, limit) = {
+            let rt = self.runtime.load();
+            let l = &rt.listeners[self.listener];
+            match &l.tls {
+                Some(config) => (TlsAcceptor::from(config.clone()), l.client.header_timeout),
+                None => return Some(ClientStream::Plain(io)),
+            }
+        };
+        match tokio::time::timeout(limit, acceptor.accept(io)).await {
+            Ok(Ok(tls)) => Some(ClientStream::Tls(Box::new(tls))),
+            Ok(Err(e)) => {
+                tracing::info!(client = ?client, "TLS handshake failed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::info!(client = ?client, "TLS handshake timed out after {limit:?}");
+                None
             }
         }
     }

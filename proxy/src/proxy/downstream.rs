@@ -4,6 +4,7 @@
 use super::io::{read_into, timed, Fail};
 use crate::http1::{HeadError, HeadLimits, RequestHead};
 use crate::runtime::ClientLimits;
+use crate::tls::ClientStream;
 use bytes::BytesMut;
 use pingora_core::protocols::Stream;
 use std::net::SocketAddr;
@@ -26,8 +27,8 @@ pub enum HeadFail {
 
 /// One client connection.
 pub struct Downstream {
-    /// The socket, as Pingora's listener accepted it.
-    pub io: Stream,
+    /// The connection, in clear text or after its TLS handshake.
+    pub io: ClientStream,
     /// Bytes read and not consumed yet (the next request of a pipeline).
     pub buf: BytesMut,
     /// The client's address (`$remote_addr`).
@@ -46,14 +47,17 @@ fn inet(a: Option<&pingora_core::protocols::l4::socket::SocketAddr>) -> Option<S
     a.and_then(|a| a.as_inet()).copied()
 }
 
+/// The client's and the local address of an accepted connection.
+pub fn addresses(io: &Stream) -> (Option<SocketAddr>, Option<SocketAddr>) {
+    match io.get_socket_digest().as_deref() {
+        Some(d) => (inet(d.peer_addr()), inet(d.local_addr())),
+        None => (None, None),
+    }
+}
+
 impl Downstream {
-    /// Wraps an accepted connection.
-    pub fn new(io: Stream) -> Self {
-        let digest = io.get_socket_digest();
-        let (client, local) = match digest.as_deref() {
-            Some(d) => (inet(d.peer_addr()), inet(d.local_addr())),
-            None => (None, None),
-        };
+    /// Wraps an accepted connection (its addresses from [`addresses`]).
+    pub fn new(io: ClientStream, client: Option<SocketAddr>, local: Option<SocketAddr>) -> Self {
         Downstream {
             io,
             buf: BytesMut::with_capacity(READ_CHUNK),

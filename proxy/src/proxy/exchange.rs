@@ -125,6 +125,7 @@ impl Exchange<'_> {
             head: self.head,
             client: self.down.client,
             local: self.down.local,
+            https: self.down.io.is_tls(),
             proxy_host,
             maps: self.ctx.runtime.as_deref().map_or(&[], |rt| &rt.maps),
         }
@@ -155,7 +156,13 @@ impl Exchange<'_> {
         let route = match rt.route(listener, &host, &path) {
             Routed::Route(r) => r.clone(),
             Routed::AddSlash => {
-                let location = answer::add_slash_location(self.head, &host, &path, self.down.local);
+                let location = answer::add_slash_location(
+                    self.head,
+                    &host,
+                    &path,
+                    self.down.local,
+                    self.down.io.is_tls(),
+                );
                 return self.local(301, location.as_bytes(), bodiless).await;
             }
             Routed::NotFound => return self.local(404, answer::NOT_FOUND, bodiless).await,

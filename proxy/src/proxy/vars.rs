@@ -12,6 +12,8 @@ pub struct RequestView<'a> {
     pub client: Option<SocketAddr>,
     /// `$server_port`.
     pub local: Option<SocketAddr>,
+    /// The client connected over TLS (`$scheme`).
+    pub https: bool,
     /// `$proxy_host`.
     pub proxy_host: &'a str,
     /// The config's maps.
@@ -27,6 +29,13 @@ impl RequestVars for RequestView<'_> {
     }
     fn local(&self) -> Option<SocketAddr> {
         self.local
+    }
+    fn scheme(&self) -> &str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
     }
     fn method(&self) -> &str {
         self.head.method()

@@ -89,6 +89,11 @@ impl NameTable {
         t
     }
 
+    /// The server for a client that names no host (a TLS handshake without SNI).
+    pub fn default_server(&self) -> usize {
+        self.default
+    }
+
     /// The server for `host` (lowercase, without port).
     pub fn find(&self, host: &str) -> usize {
         if self.exact.is_empty()

@@ -82,11 +82,19 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
             .iter()
             .map(|n| NamePattern::parse(n).expect("validated"))
             .collect();
+        let cert = vs.tls.as_ref().and_then(|tls| match load_cert(tls, at) {
+            Ok(cert) => Some(cert),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        });
         servers.push((
             Arc::new(VirtualServer { routes, table }),
             names,
             vs.default_server,
             ClientLimits::from_config(&vs.client),
+            cert,
         ));
         for addr in vs.listen.iter().filter_map(|l| l.0) {
             if !per_addr.contains_key(&addr) {
@@ -99,21 +107,41 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
         errs.sort_by_key(|e| e.line);
         return Err(ConfigErrors(errs));
     }
-    let listeners = order
-        .into_iter()
-        .map(|addr| {
-            let members = &per_addr[&addr];
-            let default = members.iter().position(|si| servers[*si].2).unwrap_or(0);
-            let names: Vec<Vec<NamePattern>> =
-                members.iter().map(|si| servers[*si].1.clone()).collect();
-            Listener {
-                addr,
-                servers: members.iter().map(|si| servers[*si].0.clone()).collect(),
-                names: NameTable::new(&names, default),
-                client: servers[members[default]].3,
+    let mut listeners = Vec::with_capacity(order.len());
+    for addr in order {
+        let members = &per_addr[&addr];
+        let default = members.iter().position(|si| servers[*si].2).unwrap_or(0);
+        let names: Vec<Vec<NamePattern>> =
+            members.iter().map(|si| servers[*si].1.clone()).collect();
+        // Validation made every server of a TLS address have `tls:`.
+        let tls = match &c.servers[members[default]].tls {
+            Some(settings) => {
+                let certs: Option<Vec<_>> =
+                    members.iter().map(|si| servers[*si].4.clone()).collect();
+                // A certificate that failed to load is reported already.
+                let Some(certs) = certs else { continue };
+                match crate::tls::acceptor(NameTable::new(&names, default), certs, settings) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        errs.push(at.error(&["tls:"], format!("listen {addr}: {e}")));
+                        continue;
+                    }
+                }
             }
-        })
-        .collect();
+            None => None,
+        };
+        listeners.push(Listener {
+            addr,
+            servers: members.iter().map(|si| servers[*si].0.clone()).collect(),
+            names: NameTable::new(&names, default),
+            client: servers[members[default]].3,
+            tls,
+        });
+    }
+    if !errs.is_empty() {
+        errs.sort_by_key(|e| e.line);
+        return Err(ConfigErrors(errs));
+    }
     let mut upstreams: Vec<Arc<Upstream>> = upstreams.into_values().collect();
     upstreams.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Runtime {
@@ -122,6 +150,31 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
         local_codes: metrics().codes("", ""),
         local_duration: metrics().duration(""),
         maps: c.maps.values().map(MapTable::new).collect(),
+    })
+}
+
+/// A server's certificate and key, read and checked; an error points at
+/// the line naming the file that is wrong. Relative paths are taken from
+/// the config file's directory.
+fn load_cert(
+    tls: &config::TlsConfig,
+    at: &config::Locator,
+) -> Result<Arc<rustls::sign::CertifiedKey>, ConfigError> {
+    let base = std::path::Path::new(at.file())
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    crate::tls::load(
+        &base.join(&tls.certificate),
+        &base.join(&tls.certificate_key),
+        &crate::tls::provider(),
+    )
+    .map_err(|e| {
+        let (key, file) = if e.in_key {
+            ("certificate_key:", &tls.certificate_key)
+        } else {
+            ("certificate:", &tls.certificate)
+        };
+        at.error(&[key, file], e.message)
     })
 }
 

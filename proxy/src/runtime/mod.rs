@@ -48,6 +48,8 @@ pub struct Listener {
     pub names: NameTable,
     /// Head limits and timeouts of this address: its default server's.
     pub client: ClientLimits,
+    /// The TLS settings of this address, when its servers have `tls:`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// One virtual server's locations.

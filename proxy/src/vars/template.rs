@@ -94,6 +94,8 @@ pub trait RequestVars {
     fn client(&self) -> Option<SocketAddr>;
     /// The local address the request arrived on.
     fn local(&self) -> Option<SocketAddr>;
+    /// `https` on a TLS connection, else `http`.
+    fn scheme(&self) -> &str;
     /// The request method.
     fn method(&self) -> &str;
     /// Path and query as sent.
@@ -239,7 +241,7 @@ fn expand_var(var: &Var, req: &dyn RequestVars, out: &mut String) {
                 let _ = write!(out, "{}", a.port());
             }
         }
-        Var::Scheme => out.push_str("http"),
+        Var::Scheme => out.push_str(req.scheme()),
         Var::RequestMethod => out.push_str(req.method()),
         Var::RequestUri => out.push_str(req.request_uri()),
         Var::Uri => out.push_str(req.request_uri().split('?').next().unwrap_or("")),
@@ -327,6 +329,9 @@ mod tests {
         }
         fn local(&self) -> Option<SocketAddr> {
             Some("127.0.0.1:8080".parse().unwrap())
+        }
+        fn scheme(&self) -> &str {
+            "http"
         }
         fn method(&self) -> &str {
             "GET"
