@@ -30,7 +30,7 @@ fn schemas() -> &'static Map<String, Value> {
 /// method has no schema here; `Err` is the official message without the
 /// `invalid <method> params: ` prefix.
 pub fn check(method: &str, params: &Value) -> Result<(), String> {
-    let Some(schema) = schemas().get(method) else {
+    let Some(schema) = schemas().get(schema_of(method)) else {
         return Ok(());
     };
     let mut errors = Vec::new();
@@ -50,7 +50,17 @@ pub fn check(method: &str, params: &Value) -> Result<(), String> {
 
 /// The official schema for `method`, if this node has it (for tests and docs).
 pub fn has_schema(method: &str) -> bool {
-    schemas().contains_key(method)
+    schemas().contains_key(schema_of(method))
+}
+
+/// The schema a method's params are checked with: its own, except where the
+/// official handler validates with another method's (`sessions.subscribe`
+/// takes `sessions.list`'s params).
+fn schema_of(method: &str) -> &str {
+    match method {
+        "sessions.subscribe" => "sessions.list",
+        other => other,
+    }
 }
 
 fn at(path: &str, message: impl std::fmt::Display) -> String {
@@ -133,6 +143,23 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
         Value::Array(items) => array(schema, items, path, errors),
         Value::Object(obj) => object(schema, obj, path, errors),
         _ => {}
+    }
+    // `allOf` of `not`s: combinations a schema forbids (`models.list`:
+    // `preparedOnly` with `refresh`, `sessionKey` with `authProfileId`).
+    for branch in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        walk(branch, value, path, errors);
+    }
+    if let Some(forbidden) = schema.get("not") {
+        let mut inner = Vec::new();
+        walk(forbidden, value, path, &mut inner);
+        if inner.is_empty() {
+            errors.push(at(path, "must not be valid"));
+        }
     }
 }
 
