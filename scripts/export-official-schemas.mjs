@@ -22,8 +22,9 @@ if (!pkg) {
 const load = (file) => import(pathToFileURL(join(pkg, "dist", file)).href);
 const sessions = await load("sessions-KsldKmtI.mjs");
 const src = await load("src-BRUl7oDv.mjs");
+const agents = await load("agents-models-skills-ChHh3UoN.mjs");
 
-// name -> [schema, a property it must have]
+// name -> [schema, a property it must have (null: a closed object without any)]
 const wanted = {
   "request frame": [sessions.en, "method"],
   connect: [sessions.Yt, "minProtocol"],
@@ -32,10 +33,16 @@ const wanted = {
   "sessions.list": [src.ep, "includeGlobal"],
   "sessions.reset": [sessions.ft, "key"],
   "sessions.delete": [src.Xf, "deleteTranscript"],
+  "sessions.describe": [sessions.L, "includeLastMessage"],
+  "agents.list": [agents.h, null],
+  "commands.list": [src.Pu, "includeArgs"],
+  "models.list": [src.Sg, "includeDetails"],
+  "question.list": [src.ll, null],
 };
 const out = {};
 for (const [name, [schema, property]] of Object.entries(wanted)) {
-  if (!schema || schema.type !== "object" || !schema.properties?.[property]) {
+  const shaped = property ? schema?.properties?.[property] : Object.keys(schema?.properties ?? {}).length === 0 && schema?.additionalProperties === false;
+  if (!schema || schema.type !== "object" || !shaped) {
     console.error(`export-official-schemas: the schema for ${name} was not found in ${pkg} (another openclaw version?)`);
     process.exit(1);
   }

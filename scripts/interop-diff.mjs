@@ -39,6 +39,8 @@ const KNOWN = {
     "this node pairs no devices: openclaw tui with the gateway token connects; the official gateway asks it for its paired device identity (the real TUI has one and signs the challenge)",
   "connect: control ui from a loopback page":
     "this node pairs no devices: a Control UI with the gateway token connects; the official gateway asks it for a paired device identity",
+  "recorded: openclaw tui":
+    "the TUI calls taskSuggestions.list only when hello-ok lists it; this node has no task suggestions and does not list it, so the real TUI does not call it here (the TUI against this node is driven at the end of make interop-diff)",
   "recorded: openclaw status":
     "the official gateway grants a `probe` client without a paired device no scopes (its system-presence is FORBIDDEN); this node grants the scopes asked for with the token",
 };
@@ -322,6 +324,29 @@ add("sessions.delete: stale expectedSessionId", async (url) => {
   c.end();
   return out;
 });
+// What the full-screen TUI calls on connect and after each run (recorded).
+call("sessions.subscribe (tui)", "sessions.subscribe", {}, ["/subscribed", "/list"]);
+call("sessions.subscribe with list params", "sessions.subscribe", { limit: 1 }, ["/subscribed", "/list/sessions", "/list/count"]);
+call("sessions.subscribe: limit 0", "sessions.subscribe", { limit: 0 });
+call("sessions.describe (tui)", "sessions.describe", { key: "agent:main:main" }, ["/session"]);
+call("sessions.describe: missing session", "sessions.describe", { key: `agent:main:none-${unique}` }, ["/session"]);
+call("sessions.describe: unknown agentId", "sessions.describe", { key: "main", agentId: "nobody" });
+call("sessions.describe: no key", "sessions.describe", {});
+call("agents.list (tui)", "agents.list", {}, ["/defaultId", "/mainKey", "/scope", "/agents/0/id"]);
+call("agents.list: unexpected property", "agents.list", { colour: 1 });
+call("commands.list (tui)", "commands.list", { agentId: "main", scope: "text", includeArgs: false }, ["/commands"]);
+call("commands.list: unknown agentId", "commands.list", { agentId: "nobody" });
+call("commands.list: missing session", "commands.list", { sessionKey: `agent:main:none-${unique}` });
+call("commands.list: scope wrong", "commands.list", { scope: "all" });
+call("models.list (tui /model)", "models.list", { agentId: "main" }, ["/models"]);
+call("models.list: unknown agentId", "models.list", { agentId: "nobody" });
+call("models.list: unknown provider", "models.list", { provider: "nope" });
+call("models.list: preparedOnly with refresh", "models.list", { preparedOnly: true, refresh: true });
+call("question.list (tui)", "question.list", {}, ["/questions"]);
+call("question.list: unexpected property", "question.list", { colour: 1 });
+call("question.list: read scope only", "question.list", {}, [], { scopes: ["operator.read"] });
+call("plugin.approval.list (tui)", "plugin.approval.list", {}, ["/0"]);
+call("plugin.approval.list: read scope only", "plugin.approval.list", {}, [], { scopes: ["operator.read"] });
 call("chat.history (tui)", "chat.history", { sessionKey: "agent:main:main", limit: 200 }, ["/messages", "/hasMore"]);
 call("chat.history (control ui)", "chat.history", { sessionKey: "agent:main:main", limit: 20, maxChars: 12000 }, ["/messages"]);
 call("chat.history: agentId and offset", "chat.history", { sessionKey: "main", agentId: "main", offset: 1 }, ["/messages", "/offset"]);
@@ -414,7 +439,15 @@ if (args.recorded) {
         if (!c) return ["the recording does not start with a connect"];
         // The token of this comparison; a fresh idempotency key (the recorded
         // one already ran on the official gateway while it was recorded).
-        let params = f.method === "connect" ? { ...f.params, auth: { token: TOKEN } } : f.params;
+        // A recorded `device` block is signed over the recording's nonce, so
+        // it is dropped, and the TUI's or Control UI's identity with it (the
+        // official gateway admits those two only with a device; see
+        // "connect: tui without device identity"): the CLI's identity instead.
+        let params = f.params;
+        if (f.method === "connect") {
+          const { device, ...rest } = f.params;
+          params = { ...rest, auth: { token: TOKEN }, ...(device ? { client: CLI } : {}) };
+        }
         if (params?.idempotencyKey) params = { ...params, idempotencyKey: `${params.idempotencyKey}-replay-${unique}` };
         const r = await c.req(f.method, params);
         out.push(`${f.method}: ${r.ok ? "ok" : `${r.code} ${r.message ?? ""}`}`);

@@ -3,15 +3,16 @@
 # installed by scripts/interop-cli.sh, ~900 MB) and our node side by side on
 # loopback, the same frame sequences sent to both and the answers compared
 # (scripts/interop-diff.mjs); then the official CLI (`status`, `sessions
-# delete`, a TUI-style `chat.send`, the TUI picker's `sessions.list`) against
-# our node, directly and through the edge.
+# delete`, a TUI-style `chat.send`, the TUI picker's `sessions.list`, and the
+# full-screen `openclaw tui` in a pseudo-terminal) against our node, directly
+# and through the edge.
 #
 # 1. start both gateways and the edge (fresh state dirs under a temp dir);
 # 2. record what the official CLI sends (`openclaw status`, `sessions delete`,
-#    `gateway call`)
+#    `gateway call`, `openclaw tui` driven by scripts/interop-tui.py)
 #    through scripts/interop-record.mjs, into $WORK/recorded/;
 # 3. replay the recordings and the built-in cases against both, compare;
-# 4. run the official CLI against our node directly and through the edge.
+# 4. run the official CLI and TUI against our node directly and through the edge.
 # Exits non-zero on an unexplained difference or a failed CLI call.
 #   INTEROP_BIN_DIR   where openclaw and openclaw-edge are [target/dist]
 #   INTEROP_DIFF_ONLY only the diff cases whose name contains this
@@ -139,6 +140,19 @@ record sessions-delete sessions delete "agent:main:recorded-none" --url "ws://12
 record gateway-call-chat gateway call chat.send --url "ws://127.0.0.1:$RECORD_PORT" --token "$TOKEN" --json \
   --params '{"sessionKey":"agent:main:main","message":"hello","idempotencyKey":"rec-1","deliver":false,"timeoutMs":30000}'
 
+# The full-screen TUI, driven in a pseudo-terminal (scripts/interop-tui.py):
+# connect, the session, a message, quit. Against the model-less official
+# gateway the run ends in an error, so only its frames matter here.
+setsid "$NODE" scripts/interop-record.mjs --listen "$RECORD_PORT" --target "ws://127.0.0.1:$OFFICIAL_PORT" \
+  --out "$WORK/recorded/openclaw-tui.txt" --ws "$WS" >/dev/null 2>&1 &
+rec=$!
+PIDS+=($rec)
+wait_for "the recorder" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RECORD_PORT"
+timeout 150 python3 scripts/interop-tui.py --expect "hello from the tui" --screen "$WORK/recorded/tui-official.screen" -- \
+  scripts/interop-cli.sh tui --url "ws://127.0.0.1:$RECORD_PORT" --token "$TOKEN" >/dev/null 2>&1 || true
+kill "$rec"
+wait "$rec" 2>/dev/null || true
+
 echo "comparing (official vs ours):"
 failed=0
 "$NODE" scripts/interop-diff.mjs --official "ws://127.0.0.1:$OFFICIAL_PORT" --ours "ws://127.0.0.1:$OURS_PORT" \
@@ -176,6 +190,15 @@ for target in "direct $OURS_PORT" "edge $EDGE_PORT"; do
   # `openclaw sessions delete` lists (sessions.list) and deletes (sessions.delete) through the gateway.
   check "$label" '"status": "deleted"' "$port" sessions delete "$key" --url "$url" --token "$TOKEN" --yes --json
   REFUSAL=1 check "$label" 'Cannot delete the main session' "$port" sessions delete "agent:main:main" --url "$url" --token "$TOKEN" --yes --json
+  # The full-screen TUI itself: it connects, shows the main session, and the
+  # echo agent's reply to a typed message ends the run (status back to idle).
+  if out=$(timeout 150 python3 scripts/interop-tui.py --expect "hello tui via $label" --screen "$WORK/tui-$label.screen" -- \
+    scripts/interop-cli.sh tui --url "$url" --token "$TOKEN" 2>&1); then
+    printf '  ok    %-7s %s\n' "$label" "openclaw tui (pty): connected, message echoed, idle"
+  else
+    printf '  FAIL  %-7s %s\n%s\n' "$label" "openclaw tui (pty)" "$(tail -n 20 <<<"$out")"
+    failed=1
+  fi
 done
 [ $failed = 0 ] && echo "interop-diff: no unexplained difference, every CLI call worked" || echo "interop-diff: see the failures above"
 exit $failed

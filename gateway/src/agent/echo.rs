@@ -1,10 +1,20 @@
 //! The built-in agent: replies with the message, a word at a time, so clients
 //! see real `delta` events without a model behind the node.
 
+use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Streams `message` back word by word.
+/// How long the echo agent "thinks" before its first word. The official
+/// clients take a run as theirs once they have handled `chat.send`'s answer;
+/// events that reach them in the same read as that answer are handled first
+/// and taken for a foreign run, and `openclaw tui` then waits for a reply
+/// that already came. A model never answers that fast; this pause puts the
+/// reply in a later read, as a model's first token is.
+const FIRST_WORD_AFTER: Duration = Duration::from_millis(50);
+
+/// Streams `message` back word by word, after [`FIRST_WORD_AFTER`].
 pub async fn answer(message: &str, chunks: mpsc::Sender<String>) -> Result<(), String> {
+    tokio::time::sleep(FIRST_WORD_AFTER).await;
     let mut rest = message;
     while !rest.is_empty() {
         // A chunk is the leading spaces and the word after them.

@@ -1,7 +1,10 @@
 //! The method table: what each method needs (scope) and where it is answered.
 
+mod agents;
+mod catalog;
 mod chat;
 mod params;
+mod pending;
 mod sessions;
 mod status;
 mod system;
@@ -19,10 +22,17 @@ pub const METHODS: &[(&str, Scope)] = &[
     ("status", Scope::Read),
     ("system-presence", Scope::Read),
     ("sessions.list", Scope::Read),
+    ("sessions.describe", Scope::Read),
+    ("sessions.subscribe", Scope::Read),
     ("sessions.reset", Scope::Admin),
     ("sessions.delete", Scope::Admin),
     ("chat.send", Scope::Write),
     ("chat.history", Scope::Read),
+    ("agents.list", Scope::Read),
+    ("commands.list", Scope::Read),
+    ("models.list", Scope::Read),
+    ("question.list", Scope::Questions),
+    ("plugin.approval.list", Scope::Approvals),
 ];
 
 /// Every event this node emits.
@@ -70,10 +80,17 @@ pub async fn call(
         "status" => system::status(node, &params).await,
         "system-presence" => system::presence(node, &params),
         "sessions.list" => sessions::list(node, &params).await,
+        "sessions.describe" => sessions::describe(node, &params).await,
+        "sessions.subscribe" => sessions::subscribe(node, &params).await,
         "sessions.reset" => sessions::reset(node, &params).await,
         "sessions.delete" => sessions::delete(node, &params).await,
         "chat.send" => chat::send(node, client, &params).await,
         "chat.history" => chat::history(node, &params).await,
+        "agents.list" => agents::list(node, &params),
+        "commands.list" => catalog::commands(node, &params).await,
+        "models.list" => catalog::models(node, &params),
+        "question.list" => pending::questions(&params),
+        "plugin.approval.list" => pending::plugin_approvals(&params),
         _ => unreachable!("every method in METHODS has an arm"),
     }
 }

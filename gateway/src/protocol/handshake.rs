@@ -176,6 +176,8 @@ pub fn allows(client: &Client, needed: Scope) -> bool {
         Scope::Read => has("operator.read") || has("operator.write") || has("operator.admin"),
         Scope::Write => has("operator.write") || has("operator.admin"),
         Scope::Admin => has("operator.admin"),
+        Scope::Questions => has("operator.questions") || has("operator.admin"),
+        Scope::Approvals => has("operator.approvals") || has("operator.admin"),
     }
 }
 
@@ -185,6 +187,10 @@ pub enum Scope {
     Read,
     Write,
     Admin,
+    /// Answering the questions agents ask the operator.
+    Questions,
+    /// Deciding approvals agents and plugins ask for.
+    Approvals,
 }
 
 impl Scope {
@@ -194,6 +200,8 @@ impl Scope {
             Scope::Read => "operator.read",
             Scope::Write => "operator.write",
             Scope::Admin => "operator.admin",
+            Scope::Questions => "operator.questions",
+            Scope::Approvals => "operator.approvals",
         }
     }
 }

@@ -30,7 +30,7 @@ fn schemas() -> &'static Map<String, Value> {
 /// method has no schema here; `Err` is the official message without the
 /// `invalid <method> params: ` prefix.
 pub fn check(method: &str, params: &Value) -> Result<(), String> {
-    let Some(schema) = schemas().get(method) else {
+    let Some(schema) = schemas().get(schema_of(method)) else {
         return Ok(());
     };
     let mut errors = Vec::new();
@@ -50,7 +50,17 @@ pub fn check(method: &str, params: &Value) -> Result<(), String> {
 
 /// The official schema for `method`, if this node has it (for tests and docs).
 pub fn has_schema(method: &str) -> bool {
-    schemas().contains_key(method)
+    schemas().contains_key(schema_of(method))
+}
+
+/// The schema a method's params are checked with: its own, except where the
+/// official handler validates with another method's (`sessions.subscribe`
+/// takes `sessions.list`'s params).
+fn schema_of(method: &str) -> &str {
+    match method {
+        "sessions.subscribe" => "sessions.list",
+        other => other,
+    }
 }
 
 fn at(path: &str, message: impl std::fmt::Display) -> String {
@@ -133,6 +143,23 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
         Value::Array(items) => array(schema, items, path, errors),
         Value::Object(obj) => object(schema, obj, path, errors),
         _ => {}
+    }
+    // `allOf` of `not`s: combinations a schema forbids (`models.list`:
+    // `preparedOnly` with `refresh`, `sessionKey` with `authProfileId`).
+    for branch in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        walk(branch, value, path, errors);
+    }
+    if let Some(forbidden) = schema.get("not") {
+        let mut inner = Vec::new();
+        walk(forbidden, value, path, &mut inner);
+        if inner.is_empty() {
+            errors.push(at(path, "must not be valid"));
+        }
     }
 }
 
@@ -262,6 +289,11 @@ mod tests {
             ("sessions.list", json!({"limit":0,"includeGlobal":"x"}), "at /limit: must be >= 1; at /includeGlobal: must be boolean"),
             ("sessions.list", json!({"archived":"x"}), "at /archived: must be boolean; at /archived: must be equal to constant; at /archived: must match a schema in anyOf"),
             ("sessions.reset", json!({"key":"main","reason":"x"}), "at /reason: must be equal to constant; at /reason: must match a schema in anyOf"),
+            ("models.list", json!({"preparedOnly":true,"refresh":true}), "must not be valid"),
+            ("models.list", json!({"sessionKey":"main","authProfileId":"x"}), "must not be valid"),
+            ("commands.list", json!({"scope":"x"}), "at /scope: must be equal to constant; at /scope: must match a schema in anyOf"),
+            ("sessions.subscribe", json!({"limit":0}), "at /limit: must be >= 1"),
+            ("agents.list", json!({"x":1}), "at root: unexpected property 'x'"),
             ("chat.send", json!({"zzz":1,"message":2,"aaa":3}), "must have required property 'sessionKey'; at root: unexpected property 'zzz'; at /message: must be string"),
             ("connect", json!({"minProtocol":4,"maxProtocol":4,"client":{"id":"cli","version":"1","platform":"p","mode":"zz","extra":1},"auth":{"tok":1},"scopes":"x"}),
              "at /client: unexpected property 'extra'; at /client/mode: must be equal to one of the allowed values; at /scopes: must be array; at /auth: unexpected property 'tok'"),

@@ -1,0 +1,39 @@
+//! `agents.list`: the agents this node answers for, which the TUI lists in its
+//! agent picker and names in its header. `main` always exists (the echo agent
+//! unless `agents.list` gives it a command); each `agents.list` entry follows,
+//! in config order. The official payload's model, thinking and runtime fields
+//! are absent: these agents are commands, not models.
+
+use super::params::Params;
+use crate::node::Node;
+use crate::protocol::frames::ErrorShape;
+use serde_json::{json, Value};
+
+/// The agent a bare session key belongs to, and whose `main` session is the
+/// default one.
+pub const DEFAULT_AGENT: &str = "main";
+
+pub fn list(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
+    Params::new("agents.list", params)?;
+    let settings = &node.settings;
+    let configured = settings.agents.iter().map(|a| a.id.as_str());
+    let ids = std::iter::once(DEFAULT_AGENT).chain(configured.filter(|id| *id != DEFAULT_AGENT));
+    let agents: Vec<Value> = ids
+        .map(|id| {
+            let spec = settings.agent(id);
+            json!({
+                "id": id,
+                "kind": "agent",
+                "workspace": settings.workspace.display().to_string(),
+                // What answers: the configured program, or the built-in echo agent.
+                "name": spec.command.as_ref().map_or("echo".to_string(), |c| c[0].clone()),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "defaultId": DEFAULT_AGENT,
+        "mainKey": "main",
+        "scope": "per-sender",
+        "agents": agents,
+    }))
+}
