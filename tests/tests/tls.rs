@@ -1,7 +1,8 @@
 //! TLS termination at the edge, as clients meet it, with certificates the
 //! test makes (`openssl`): two names by SNI on one address, the default
 //! server's certificate without SNI, `$scheme`/`X-Forwarded-Proto`, ALPN,
-//! session resumption and the usual redirect to https, each compared with
+//! session resumption, `add_header` (HSTS with `always`) and the usual
+//! redirect to https, each compared with
 //! the real nginx running the same nginx config; a reload that swaps a
 //! certificate while a `wss`-style tunnel opened before keeps echoing; and
 //! every bad certificate or key refused with its file:line, by `-t` and by
@@ -41,8 +42,11 @@ fn http_conf(a: Addrs, backend: SocketAddr, ca: &TestCa) -> String {
          ssl_session_cache shared:SSL:1m;\n\
          server {{\n    listen {tls} ssl;\n    listen {plain};\n    server_name a.test;\n\
              ssl_certificate {dir}/a.test.pem;\n    ssl_certificate_key {dir}/a.test.key;\n\
+             add_header Strict-Transport-Security \"max-age=63072000\" always;\n\
+             add_header X-Only-Ok yes;\n\
              location / {{ proxy_pass http://app; proxy_set_header Host $host; \
-             proxy_set_header X-Forwarded-Proto $scheme; }}\n  }}\n\
+             proxy_set_header X-Forwarded-Proto $scheme; }}\n\
+             location /down {{ proxy_pass http://127.0.0.1:9; }}\n  }}\n\
          server {{\n    listen {tls} ssl;\n    server_name b.test;\n\
              ssl_certificate {dir}/b.test.pem;\n    ssl_certificate_key {dir}/b.test.key;\n\
              location / {{ return 200 \"b over $scheme\\n\"; }}\n  }}\n\
@@ -66,6 +70,37 @@ fn curl(ca: &Path, name: &str, addr: SocketAddr, scheme: &str, path: &str) -> St
         .output()
         .expect("run curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `add_header` fields of the answer to `path` on a.test, with its status.
+fn added(ca: &Path, addr: SocketAddr, path: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "10",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "--cacert",
+        ])
+        .arg(ca)
+        .arg("--resolve")
+        .arg(format!("a.test:{}:{}", addr.port(), addr.ip()))
+        .arg(format!("https://a.test:{}{path}", addr.port()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut fields: Vec<&str> = head
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("strict-transport-security") || l.starts_with("x-only-ok"))
+        .collect();
+    fields.sort();
+    format!("{status} {}", fields.join(" | "))
 }
 
 /// The `X-Forwarded-Proto` the backend saw, from its JSON answer.
@@ -129,6 +164,8 @@ fn observe(a: Addrs, ca: &TestCa) -> Vec<(&'static str, String)> {
             "http to the redirecting server",
             first_line(curl(&ca_pem, "a.test", a.redirect, "http", "/p?q=1")),
         ),
+        ("add_header on a 200", added(&ca_pem, a.tls, "/x")),
+        ("add_header on a 502", added(&ca_pem, a.tls, "/down")),
         (
             "ALPN offered h2,http/1.1",
             s_client(a.tls, &ca_pem, &["-alpn", "h2,http/1.1"])
@@ -220,6 +257,14 @@ async fn the_same_nginx_tls_config_answers_alike_through_nginx_and_the_edge() {
             "301 https://a.test/p?q=1"
         );
         assert_eq!(seen["TLS 1.2 session resumed"], "Reused");
+        assert_eq!(
+            seen["add_header on a 200"],
+            "200 strict-transport-security: max-age=63072000 | x-only-ok: yes"
+        );
+        assert_eq!(
+            seen["add_header on a 502"],
+            "502 strict-transport-security: max-age=63072000"
+        );
         drop((edge, nginx));
     })
     .await;

@@ -729,6 +729,24 @@ pub struct Location {
     /// `client_max_body_size` for this location; the server's by default.
     #[serde(default)]
     pub client_max_body_size: Option<ByteSize>,
+    /// Fields added to responses (nginx `add_header`), e.g. HSTS.
+    #[serde(default)]
+    pub add_header: Vec<AddHeader>,
+}
+
+/// nginx's `add_header NAME VALUE [always]`: added to answers with status
+/// 200, 201, 204, 206, 301, 302, 303, 304, 307 or 308, or to every answer
+/// (errors included) with `always`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddHeader {
+    /// Field name.
+    pub name: String,
+    /// Field value; variables are expanded, and an empty result adds nothing.
+    pub value: Template,
+    /// Add it whatever the status.
+    #[serde(default)]
+    pub always: bool,
 }
 
 fn sixty() -> ConfDuration {

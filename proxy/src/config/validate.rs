@@ -177,6 +177,10 @@ fn check_variables(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
                 let label = format!("servers[{si}].locations[{li}].headers.{h}");
                 unknown(t, &label, false, errs);
             }
+            for h in &loc.add_header {
+                let label = format!("servers[{si}].locations[{li}].add_header.{}", h.name);
+                unknown(&h.value, &label, false, errs);
+            }
             if let Some(r) = &loc.return_ {
                 let label = format!("servers[{si}].locations[{li}].return.body");
                 unknown(&r.body, &label, false, errs);
@@ -236,11 +240,17 @@ fn check_location(
             ));
         }
     }
-    for name in loc.headers.iter().flat_map(|h| h.keys()) {
+    let names = loc
+        .headers
+        .iter()
+        .flat_map(|h| h.keys())
+        .map(|n| ("headers", n));
+    let added = loc.add_header.iter().map(|h| ("add_header", &h.name));
+    for (key, name) in names.chain(added) {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             errs.push(at.error(
                 &[name],
-                format!("{label}.headers: `{name}` is not a valid header name"),
+                format!("{label}.{key}: `{name}` is not a valid header name"),
             ));
         }
     }

@@ -40,6 +40,7 @@ pub struct Translator<'a> {
 #[derive(Clone, Default)]
 struct Inherited<'a> {
     headers: Option<Vec<&'a Directive>>,
+    added: Option<Vec<&'a Directive>>,
     http_version: Option<&'a Directive>,
     connect: Option<&'a Directive>,
     read: Option<&'a Directive>,
@@ -60,11 +61,17 @@ impl<'a> Inherited<'a> {
             .iter()
             .filter(|d| d.name == "proxy_set_header")
             .collect();
+        let added: Vec<&Directive> = level.iter().filter(|d| d.name == "add_header").collect();
         Inherited {
             headers: if headers.is_empty() {
                 self.headers.clone()
             } else {
                 Some(headers)
+            },
+            added: if added.is_empty() {
+                self.added.clone()
+            } else {
+                Some(added)
             },
             http_version: own("proxy_http_version").or(self.http_version),
             connect: own("proxy_connect_timeout").or(self.connect),
@@ -83,6 +90,7 @@ impl<'a> Inherited<'a> {
 /// Directives handled by [`Inherited`] at every http level.
 const INHERITED: &[&str] = &[
     "proxy_set_header",
+    "add_header",
     "proxy_http_version",
     "proxy_connect_timeout",
     "proxy_read_timeout",
@@ -554,6 +562,31 @@ impl<'a> Translator<'a> {
     }
 
     /// The keys of one location: its action and the inherited settings.
+    /// `add_header NAME VALUE [always]` -> the location's `add_header` list.
+    fn emit_added(&mut self, added: &[&Directive]) {
+        if added.is_empty() {
+            return;
+        }
+        self.out.line(4, "add_header:", Some(added[0]));
+        for d in added {
+            let always = match d.args.as_slice() {
+                [_, _] => false,
+                [_, _, a] if a == "always" => true,
+                _ => {
+                    self.fail(d.error("\"add_header\": expected NAME VALUE [always]"));
+                    continue;
+                }
+            };
+            let item = format!(
+                "- {{ name: {}, value: {}{} }}",
+                scalar(&d.args[0]),
+                scalar(&d.args[1]),
+                if always { ", always: true" } else { "" }
+            );
+            self.out.line(5, &item, Some(d));
+        }
+    }
+
     fn location_body(&mut self, action: &'a Directive, body: &'a [Directive], s: &Inherited<'a>) {
         let at = Some(action);
         for x in body {
@@ -563,6 +596,7 @@ impl<'a> Translator<'a> {
                 _ => self.other(x, "location"),
             }
         }
+        self.emit_added(s.added.as_deref().unwrap_or(&[]));
         if action.name == "return" {
             if let Err(e) = self.emit_return(action) {
                 self.fail(e);

@@ -129,7 +129,7 @@ fn finish(head: &RequestHead, down: &Downstream, ctx: &RequestCtx, outcome: Outc
 async fn refuse(down: &mut Downstream, e: HeadError) {
     tracing::info!(client = ?down.client, "refused a request: {}", e.why);
     let mut out = Vec::new();
-    respond::write_local(&mut out, e.reject.status(), e.reject.body(), false, 1);
+    respond::write_local(&mut out, e.reject.status(), e.reject.body(), false, 1, &[]);
     let _ = down.write(&out).await;
 }
 

@@ -5,7 +5,7 @@
 use super::answer;
 use super::ctx::{RequestCtx, TryFailure, TunnelGuard};
 use super::downstream::Downstream;
-use super::forward::{self, BodyFraming};
+use super::forward::{self, field, BodyFraming};
 use super::io::Fail;
 use super::respond::{self, RelayFail};
 use super::upstream::{ResponseFail, UpConn};
@@ -133,8 +133,10 @@ impl Exchange<'_> {
 
     async fn local(&mut self, status: u16, body: &[u8], keep: bool) -> Outcome {
         let keep = keep && !self.closing && self.head.keep_alive();
+        let mut extra = Vec::new();
+        self.added_fields(status, &mut extra);
         let mut out = Vec::with_capacity(160 + body.len());
-        respond::write_local(&mut out, status, body, keep, self.head.minor);
+        respond::write_local(&mut out, status, body, keep, self.head.minor, &extra);
         match self.down.write(&out).await {
             Ok(()) => {
                 self.ctx.body_sent = body.len() as u64;
@@ -492,7 +494,11 @@ impl Exchange<'_> {
             Ok(f) => f,
             Err(why) => return TryEnd::Failed(TryFail::invalid(format!("the server sent {why}"))),
         };
-        let cookie = self.sticky_cookie(upstream);
+        let mut extra = Vec::new();
+        if let Some(cookie) = self.sticky_cookie(upstream) {
+            field(&mut extra, "set-cookie", cookie.as_bytes());
+        }
+        self.added_fields(resp.status, &mut extra);
         let mut reply = Vec::with_capacity(512 + up.buf.len());
         if resp.status == 101 {
             self.ctx.tunnel = Some(TunnelGuard::open());
@@ -502,7 +508,7 @@ impl Exchange<'_> {
                 false,
                 self.head.minor,
                 Framing::Empty,
-                cookie.as_deref(),
+                &extra,
             );
             reply.extend_from_slice(&up.buf.split());
             if self.down.write(&reply).await.is_err() {
@@ -518,14 +524,7 @@ impl Exchange<'_> {
         let close_delimited =
             self.head.minor == 0 && matches!(framing, Framing::Chunked | Framing::UntilClose);
         let keep = self.head.keep_alive() && !self.closing && !close_delimited;
-        respond::write_head(
-            &mut reply,
-            &resp,
-            keep,
-            self.head.minor,
-            framing,
-            cookie.as_deref(),
-        );
+        respond::write_head(&mut reply, &resp, keep, self.head.minor, framing, &extra);
         let relayed = respond::relay_body(
             self.down,
             &mut up,
@@ -566,6 +565,26 @@ impl Exchange<'_> {
     }
 
     /// The sticky `Set-Cookie` that pins a newly placed client.
+    /// The location's `add_header` fields that apply to an answer with
+    /// `status` (nginx's list, or any status with `always`), expanded.
+    fn added_fields(&self, status: u16, out: &mut Vec<u8>) {
+        let Some(route) = self.ctx.route.as_deref() else {
+            return;
+        };
+        let listed = matches!(
+            status,
+            200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
+        );
+        let mut value = String::new();
+        for h in route.add_header.iter().filter(|h| h.always || listed) {
+            value.clear();
+            h.value.expand_into(&self.view(""), &mut value);
+            if !value.is_empty() {
+                field(out, &h.name, value.as_bytes());
+            }
+        }
+    }
+
     fn sticky_cookie(&self, upstream: &Upstream) -> Option<String> {
         let st = upstream.sticky.as_ref().filter(|_| self.ctx.sticky_new)?;
         let pick = self.ctx.last_pick?;

@@ -48,14 +48,15 @@ fn connection(out: &mut Vec<u8>, keep: bool, client_minor: u8) {
 /// one `Content-Length`, chunks for an HTTP/1.1 client, or none (a chunked
 /// body unwrapped for an HTTP/1.0 client, ended by close). Bodiless
 /// answers (HEAD, 204, 304, 1xx) keep the server's fields as they are.
-/// `cookie` is a sticky `Set-Cookie` to add.
+/// `extra` holds field lines the edge adds (a sticky `Set-Cookie`,
+/// `add_header`s).
 pub fn write_head(
     out: &mut Vec<u8>,
     resp: &ResponseHead,
     keep: bool,
     client_minor: u8,
     framing: Framing,
-    cookie: Option<&str>,
+    extra: &[u8],
 ) {
     status_line(out, resp.status, resp.reason());
     let upgrade = resp.status == 101;
@@ -76,9 +77,7 @@ pub fn write_head(
         }
         _ => {}
     }
-    if let Some(c) = cookie {
-        field(out, "set-cookie", c.as_bytes());
-    }
+    out.extend_from_slice(extra);
     if !upgrade {
         connection(out, keep, client_minor);
     }
@@ -86,8 +85,16 @@ pub fn write_head(
 }
 
 /// Appends a whole answer of the edge's own: `text/plain` with `body`, or
-/// for a redirect, `Location: body` and no body.
-pub fn write_local(out: &mut Vec<u8>, status: u16, body: &[u8], keep: bool, client_minor: u8) {
+/// for a redirect, `Location: body` and no body; `extra` holds field lines
+/// to add (`add_header`s).
+pub fn write_local(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    keep: bool,
+    client_minor: u8,
+    extra: &[u8],
+) {
     status_line(out, status, "");
     let redirect = (301..=308).contains(&status);
     if redirect {
@@ -97,6 +104,7 @@ pub fn write_local(out: &mut Vec<u8>, status: u16, body: &[u8], keep: bool, clie
         field(out, "content-type", b"text/plain");
         field(out, "content-length", body.len().to_string().as_bytes());
     }
+    out.extend_from_slice(extra);
     connection(out, keep, client_minor);
     out.extend_from_slice(b"\r\n");
     if !redirect {

@@ -355,5 +355,6 @@ fn route(
         next: NextPolicy::from_config(&loc.next_upstream),
         access_log: loc.access_log,
         client: ClientLimits::default(),
+        add_header: loc.add_header.clone(),
     })
 }

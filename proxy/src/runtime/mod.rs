@@ -111,6 +111,8 @@ pub struct Route {
     pub access_log: bool,
     /// Body size and client timeouts of this location.
     pub client: ClientLimits,
+    /// Fields added to responses (nginx `add_header`).
+    pub add_header: Vec<crate::config::AddHeader>,
 }
 
 /// What a location does with a request.
