@@ -6,7 +6,7 @@
 #   make docker       the images; make docker-test  the Compose stack for real (docker/)
 SHELL := /bin/bash
 CARGO ?= cargo
-APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables
+APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl
 
 .PHONY: run test deps build lint docker docker-test k8s-validate bench bench-ws bench-gateway bench-ha chaos interop interop-diff clean
 
