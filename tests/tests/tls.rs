@@ -448,3 +448,101 @@ async fn bad_certificates_and_keys_are_refused_with_their_line() {
     })
     .await;
 }
+
+/// The front config (nginx syntax) both proxies run: four named upstreams
+/// on one TLS backend, reached with nginx's defaults (no SNI, no
+/// verification), with SNI and verification, verifying a name the backend's
+/// certificate does not carry, and verifying with another CA.
+fn upstream_tls_conf(
+    listen: SocketAddr,
+    backend: SocketAddr,
+    ca: &Path,
+    other_ca: &Path,
+) -> String {
+    let (ca, other_ca) = (ca.display(), other_ca.display());
+    format!(
+        "  upstream noverify {{ server {backend}; }}\n  upstream withsni {{ server {backend}; }}\n\
+         \x20 upstream wrongname {{ server {backend}; }}\n  upstream wrongca {{ server {backend}; }}\n\
+         \x20 server {{\n    listen {listen};\n\
+         \x20   location /a {{ proxy_pass https://noverify; }}\n\
+         \x20   location /b {{ proxy_pass https://withsni; proxy_ssl_server_name on; \
+         proxy_ssl_name up.test; proxy_ssl_verify on; proxy_ssl_trusted_certificate {ca}; }}\n\
+         \x20   location /c {{ proxy_pass https://wrongname; proxy_ssl_name nope.test; \
+         proxy_ssl_verify on; proxy_ssl_trusted_certificate {ca}; }}\n\
+         \x20   location /d {{ proxy_pass https://wrongca; proxy_ssl_name other.test; \
+         proxy_ssl_verify on; proxy_ssl_trusted_certificate {other_ca}; }}\n  }}\n"
+    )
+}
+
+/// `curl http://ADDR/PATH`: "STATUS BODY".
+fn get(addr: SocketAddr, path: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", " %{http_code}"])
+        .arg(format!("http://{addr}{path}"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once(' ').unwrap_or(("", &text));
+    let body = if status == "200" { body.trim() } else { "" };
+    format!("{status} {body}")
+}
+
+#[tokio::test]
+async fn upstreams_over_tls_answer_as_through_nginx() {
+    bounded(Duration::from_secs(90), async {
+        let files = EdgeFiles::new();
+        let dir = dir_of(&files);
+        let ca = TestCa::new(&dir);
+        ca.issue("up.test");
+        ca.issue("other.test");
+        let other_dir = dir.join("other-ca");
+        std::fs::create_dir_all(&other_dir).unwrap();
+        let other_ca = TestCa::new(&other_dir);
+        // The TLS backend (nginx): the SNI it got (which picks its
+        // certificate) and the server that answered (picked by Host, which
+        // the proxies set to the upstream's name: the default server).
+        let d = dir.display();
+        let backend = Nginx::start_http(|addr| {
+            format!(
+                "  server {{ listen {addr} ssl default_server; server_name other.test;\n\
+                 \x20   ssl_certificate {d}/other.test.pem; ssl_certificate_key {d}/other.test.key;\n\
+                 \x20   return 200 \"sni=$ssl_server_name by=other\"; }}\n\
+                 \x20 server {{ listen {addr} ssl; server_name up.test;\n\
+                 \x20   ssl_certificate {d}/up.test.pem; ssl_certificate_key {d}/up.test.key;\n\
+                 \x20   return 200 \"sni=$ssl_server_name by=up\"; }}\n"
+            )
+        })
+        .await;
+        let edge_listen = files.listen;
+        let conf = upstream_tls_conf(edge_listen, backend.addr(), &ca.ca(), &other_ca.ca());
+        let edge = ConfEdge::start(files, "edge.conf", &conf).await;
+        let nginx_listen = free_addr();
+        let nginx = Nginx::start_http_on(
+            nginx_listen,
+            &upstream_tls_conf(nginx_listen, backend.addr(), &ca.ca(), &other_ca.ca()),
+        )
+        .await;
+        let paths = ["/a", "/b", "/c", "/d"];
+        let (through_edge, through_nginx) = tokio::task::spawn_blocking(move || {
+            let edge: Vec<String> = paths.iter().map(|p| get(edge_listen, p)).collect();
+            let nginx: Vec<String> = paths.iter().map(|p| get(nginx_listen, p)).collect();
+            (edge, nginx)
+        })
+        .await
+        .unwrap();
+        assert_eq!(through_edge, through_nginx, "edge vs nginx for {paths:?}");
+        // /b verified up.test's certificate, which only SNI up.test gets.
+        assert_eq!(
+            through_edge,
+            [
+                "200 sni= by=other",
+                "200 sni=up.test by=other",
+                "502 ",
+                "502 ",
+            ]
+        );
+        drop((edge, nginx, backend));
+    })
+    .await;
+}

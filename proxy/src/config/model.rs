@@ -732,6 +732,30 @@ pub struct Location {
     /// Fields added to responses (nginx `add_header`), e.g. HSTS.
     #[serde(default)]
     pub add_header: Vec<AddHeader>,
+    /// How `proxy_pass https://` talks TLS (nginx `proxy_ssl_*`).
+    #[serde(default)]
+    pub upstream_tls: Option<UpstreamTlsConfig>,
+}
+
+/// TLS to upstream servers, with nginx's defaults (which trust any
+/// certificate: set `verify` and `trusted_certificate` in production).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsConfig {
+    /// Send the name by SNI (`proxy_ssl_server_name`; off by default).
+    #[serde(default)]
+    pub server_name: bool,
+    /// The name sent and checked (`proxy_ssl_name`); default the
+    /// `proxy_pass` host.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Verify the server's certificate (`proxy_ssl_verify`; off by default).
+    #[serde(default)]
+    pub verify: bool,
+    /// PEM CA certificates to verify with (`proxy_ssl_trusted_certificate`);
+    /// needed by `verify`. Relative to the config file's directory.
+    #[serde(default)]
+    pub trusted_certificate: Option<String>,
 }
 
 /// nginx's `add_header NAME VALUE [always]`: added to answers with status
@@ -771,6 +795,8 @@ pub enum HttpVersion {
 /// A `proxy_pass` target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyPass {
+    /// `https://`: TLS to the servers (see [`Location::upstream_tls`]).
+    pub tls: bool,
     /// The upstream name or `host:port`.
     pub authority: String,
     /// The URI part, if any: replaces the matched location prefix.
@@ -784,15 +810,17 @@ impl<'de> Deserialize<'de> for ProxyPass {
     }
 }
 
-/// Parses `http://name[:port][/uri]`.
+/// Parses `http://name[:port][/uri]` (or `https://`).
 pub fn parse_proxy_pass(s: &str) -> Result<ProxyPass, String> {
-    let rest = s.strip_prefix("http://").ok_or_else(|| {
-        if s.starts_with("https://") {
-            format!("proxy_pass `{s}`: TLS to upstreams is not supported yet; use http://")
-        } else {
-            format!("proxy_pass `{s}`: expected `http://UPSTREAM` or `http://HOST:PORT[/path]`")
+    let (tls, rest) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest),
+        (None, Some(rest)) => (true, rest),
+        (None, None) => {
+            return Err(format!(
+                "proxy_pass `{s}`: expected `http://UPSTREAM`, `https://UPSTREAM` or `http://HOST:PORT[/path]`"
+            ))
         }
-    })?;
+    };
     let (authority, uri) = match rest.find('/') {
         Some(i) => (&rest[..i], Some(rest[i..].to_string())),
         None => (rest, None),
@@ -803,6 +831,7 @@ pub fn parse_proxy_pass(s: &str) -> Result<ProxyPass, String> {
         ));
     }
     Ok(ProxyPass {
+        tls,
         authority: authority.to_string(),
         uri,
     })

@@ -115,6 +115,7 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
             errs.push(at.error(&["path"], format!("{label}.locations: {e}")));
         }
     }
+    check_upstream_schemes(c, at, &mut errs);
     check_variables(c, at, &mut errs);
     errs.sort_by_key(|e| e.line);
     errs
@@ -184,6 +185,50 @@ fn check_variables(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
             if let Some(r) = &loc.return_ {
                 let label = format!("servers[{si}].locations[{li}].return.body");
                 unknown(&r.body, &label, false, errs);
+            }
+        }
+    }
+}
+
+/// Idle connections are pooled per server, so every location reaching an
+/// upstream must reach it the same way: all in clear text, or all over
+/// TLS with the same settings.
+fn check_upstream_schemes(c: &Config, at: &Locator, errs: &mut Vec<ConfigError>) {
+    type Way = (bool, Option<super::model::UpstreamTlsConfig>);
+    let mut first: HashMap<&str, (Way, String)> = HashMap::new();
+    for (si, vs) in c.servers.iter().enumerate() {
+        for (li, loc) in vs.locations.iter().enumerate() {
+            let label = format!("servers[{si}].locations[{li}]");
+            let Some(pp) = &loc.proxy_pass else {
+                if loc.upstream_tls.is_some() {
+                    errs.push(at.error(
+                        &["upstream_tls"],
+                        format!("{label}.upstream_tls: this location does not proxy"),
+                    ));
+                }
+                continue;
+            };
+            if !pp.tls && loc.upstream_tls.is_some() {
+                errs.push(at.error(
+                    &["upstream_tls"],
+                    format!("{label}.upstream_tls: proxy_pass is http://; write https:// to talk TLS to the servers"),
+                ));
+            }
+            let way: Way = (pp.tls, loc.upstream_tls.clone().filter(|_| pp.tls));
+            match first.get(pp.authority.as_str()) {
+                None => {
+                    first.insert(&pp.authority, (way, label));
+                }
+                Some((w, other)) if *w != way => errs.push(at.error(
+                    &["proxy_pass", &pp.authority],
+                    format!(
+                        "{label}: proxy_pass reaches `{}` {} than {other} does; connections to one \
+                         upstream are pooled, so every location must use the same scheme and upstream_tls",
+                        pp.authority,
+                        if pp.tls { "with other TLS settings or scheme" } else { "in another scheme" }
+                    ),
+                )),
+                Some(_) => {}
             }
         }
     }

@@ -9,7 +9,7 @@ use super::emit::{scalar, Emitter};
 use super::parse::Directive;
 use super::policy::{verdict, Verdict};
 use super::ssl::{is_ssl, SslSet};
-use super::upstream::with_port;
+use super::upstream::with_default_port;
 use crate::config::{parse_duration, ConfigError};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -51,6 +51,7 @@ struct Inherited<'a> {
     access_log: Option<&'a Directive>,
     client: ClientSet<'a>,
     ssl: SslSet<'a>,
+    upstream_ssl: [Option<&'a Directive>; 4],
 }
 
 impl<'a> Inherited<'a> {
@@ -83,6 +84,7 @@ impl<'a> Inherited<'a> {
             access_log: own("access_log").or(self.access_log),
             client: self.client.merge(level),
             ssl: self.ssl.merge(level),
+            upstream_ssl: nearest(&self.upstream_ssl, &UPSTREAM_SSL, level),
         }
     }
 }
@@ -99,6 +101,14 @@ const INHERITED: &[&str] = &[
     "proxy_next_upstream_tries",
     "proxy_next_upstream_timeout",
     "access_log",
+];
+
+/// The `proxy_ssl_*` directives translated, in [`Inherited::upstream_ssl`]'s order.
+const UPSTREAM_SSL: [&str; 4] = [
+    "proxy_ssl_server_name",
+    "proxy_ssl_name",
+    "proxy_ssl_verify",
+    "proxy_ssl_trusted_certificate",
 ];
 
 /// nginx's own request headers, under whatever the config sets.
@@ -348,6 +358,7 @@ impl<'a> Translator<'a> {
                 "upstream" | "map" | "include" => {}
                 "server" if d.block.is_some() => self.server(d, &inherited, &tls_addrs),
                 n if INHERITED.contains(&n) || is_client(n) || is_ssl(n) => {}
+                n if UPSTREAM_SSL.contains(&n) => {}
                 "ssl" => self.fail(d.error(
                     "\"ssl\" in http: this obsolete directive is only read in a server block here; \
                      write `listen ... ssl` instead",
@@ -462,7 +473,7 @@ impl<'a> Translator<'a> {
         for x in body {
             match x.name.as_str() {
                 "listen" | "server_name" | "ssl" => {}
-                n if is_client(n) || is_ssl(n) => {}
+                n if is_client(n) || is_ssl(n) || UPSTREAM_SSL.contains(&n) => {}
                 "location" => {
                     any = true;
                     self.location(x, inherited);
@@ -592,7 +603,7 @@ impl<'a> Translator<'a> {
         for x in body {
             match x.name.as_str() {
                 "proxy_pass" | "return" => {}
-                n if INHERITED.contains(&n) || is_client(n) => {}
+                n if INHERITED.contains(&n) || is_client(n) || UPSTREAM_SSL.contains(&n) => {}
                 _ => self.other(x, "location"),
             }
         }
@@ -610,6 +621,13 @@ impl<'a> Translator<'a> {
         }
         if let Err(e) = self.emit_proxy_pass(action) {
             self.fail(e);
+        }
+        if action
+            .args
+            .first()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            self.emit_upstream_tls(&s.upstream_ssl);
         }
         let version = match s.http_version.map(|d| (d, d.args.as_slice())) {
             None => "1.0",
@@ -675,8 +693,14 @@ impl<'a> Translator<'a> {
                 "proxy_pass {url}: variables in proxy_pass are not supported"
             )));
         }
-        let Some(rest) = url.strip_prefix("http://") else {
-            return Err(d.error(format!("proxy_pass {url}: only http:// targets are supported (no TLS or unix sockets to upstreams)")));
+        let (scheme, port, rest) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(rest), _) => ("http", 80, rest),
+            (None, Some(rest)) => ("https", 443, rest),
+            (None, None) => {
+                return Err(d.error(format!(
+                    "proxy_pass {url}: only http:// and https:// targets are supported (no unix sockets)"
+                )))
+            }
         };
         let (authority, uri) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -685,15 +709,48 @@ impl<'a> Translator<'a> {
         let authority = if self.upstream_names.contains(authority) {
             authority.to_string()
         } else {
-            with_port(d, authority)?
+            with_default_port(d, authority, port)?
         };
         self.out.kv(
             4,
             "proxy_pass",
-            &format!("http://{authority}{uri}"),
+            &format!("{scheme}://{authority}{uri}"),
             Some(d),
         );
         Ok(())
+    }
+
+    /// `proxy_ssl_*` in force for a `proxy_pass https://` -> `upstream_tls`
+    /// (only what differs from nginx's defaults).
+    fn emit_upstream_tls(&mut self, set: &[Option<&Directive>; 4]) {
+        let [server_name, name, verify, trusted] = *set;
+        let mut parts = Vec::new();
+        for (d, key) in [(server_name, "server_name"), (verify, "verify")] {
+            let Some(d) = d else { continue };
+            match d.args.as_slice() {
+                [v] if v == "on" => parts.push(format!("{key}: true")),
+                [v] if v == "off" => {}
+                _ => self.fail(d.error(format!("\"{}\": expected on or off", d.name))),
+            }
+        }
+        for (d, key) in [(name, "name"), (trusted, "trusted_certificate")] {
+            let Some(d) = d else { continue };
+            match n_args(d, 1..=1) {
+                Ok(()) if d.args[0].contains('$') && key == "name" => self.fail(
+                    d.error("\"proxy_ssl_name\": variables are not supported here; write the name"),
+                ),
+                Ok(()) => parts.push(format!("{key}: {}", scalar(&d.args[0]))),
+                Err(e) => self.fail(e),
+            }
+        }
+        if !parts.is_empty() {
+            let from = set.iter().flatten().next().copied();
+            self.out.line(
+                4,
+                &format!("upstream_tls: {{ {} }}", parts.join(", ")),
+                from,
+            );
+        }
     }
 
     /// The config's `proxy_set_header`s over nginx's defaults. nginx sends

@@ -15,15 +15,19 @@ fn check_ms(d: &Directive, key: &str, v: &str) -> Result<String, ConfigError> {
     })
 }
 
-/// `host:port`, adding nginx's default port 80 where none is given.
-pub(super) fn with_port(d: &Directive, addr: &str) -> Result<String, ConfigError> {
+/// `addr` with `default` as its port if it names none.
+pub(super) fn with_default_port(
+    d: &Directive,
+    addr: &str,
+    default: u16,
+) -> Result<String, ConfigError> {
     let port = match addr.strip_prefix('[') {
         Some(v6) if v6.ends_with(']') => None,
         Some(v6) => v6.split_once("]:").map(|(_, p)| p),
         None => addr.split_once(':').map(|(_, p)| p),
     };
     match port.map(|p| p.parse::<u16>()) {
-        None => Ok(format!("{addr}:80")),
+        None => Ok(format!("{addr}:{default}")),
         Some(Ok(p)) if p > 0 => Ok(addr.to_string()),
         Some(_) => Err(d.error(format!("invalid port in \"{addr}\""))),
     }
@@ -118,7 +122,7 @@ impl Translator<'_> {
         if addr.starts_with("unix:") {
             return Err(d.error(format!("server {addr}: unix sockets are not supported")));
         }
-        let addr = with_port(d, addr)?;
+        let addr = with_default_port(d, addr, 80)?;
         let mut fields = vec![format!("address: {}", scalar(&addr))];
         for p in params {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));

@@ -11,7 +11,7 @@ use super::tunnel;
 use crate::access_log;
 use crate::http1::{HeadError, RequestHead};
 use crate::runtime::{Action, Runtime};
-use crate::tls::ClientStream;
+use crate::tls::{ClientStream, MaybeTls, UpStream};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora_core::apps::ServerApp;
@@ -19,7 +19,6 @@ use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 /// The proxy of one listen address.
@@ -85,11 +84,11 @@ impl EdgeApp {
             let l = &rt.listeners[self.listener];
             match &l.tls {
                 Some(config) => (TlsAcceptor::from(config.clone()), l.client.header_timeout),
-                None => return Some(ClientStream::Plain(io)),
+                None => return Some(MaybeTls::Plain(io)),
             }
         };
         match tokio::time::timeout(limit, acceptor.accept(io)).await {
-            Ok(Ok(tls)) => Some(ClientStream::Tls(Box::new(tls))),
+            Ok(Ok(tls)) => Some(MaybeTls::Tls(Box::new(tls))),
             Ok(Err(e)) => {
                 tracing::info!(client = ?client, "TLS handshake failed: {e}");
                 None
@@ -106,7 +105,7 @@ impl EdgeApp {
 /// (its log line and duration cover the tunnel's whole life, as nginx's).
 async fn run_tunnel(
     mut down: Downstream,
-    mut server: TcpStream,
+    mut server: UpStream,
     head: RequestHead,
     ctx: RequestCtx,
     outcome: Outcome,

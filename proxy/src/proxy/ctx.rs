@@ -4,10 +4,10 @@
 use crate::admin::metrics;
 use crate::balance::{Pick, Tried};
 use crate::runtime::{Lease, Route, Runtime};
+use crate::tls::UpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::net::TcpStream;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
@@ -56,7 +56,7 @@ pub struct RequestCtx {
     pub tunnel: Option<TunnelGuard>,
     /// The server's socket once it switched protocols (101): the tunnel is
     /// run by the connection's task after the exchange returns.
-    pub upgraded: Option<TcpStream>,
+    pub upgraded: Option<UpStream>,
     /// The expanded hash key (hash methods only).
     pub hash_key: String,
     /// The client must be (re)pinned: send a sticky Set-Cookie with the response.

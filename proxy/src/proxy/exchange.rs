@@ -444,6 +444,7 @@ impl Exchange<'_> {
             upstream.keepalive_timeout,
             route.connect_timeout,
             fresh,
+            route.upstream_tls.as_ref(),
         )
         .await
         {

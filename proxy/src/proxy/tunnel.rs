@@ -20,6 +20,7 @@
 //!   (`app.rs`): about 4.6 kB of edge memory per idle tunnel.
 
 use super::downstream::Downstream;
+use crate::tls::UpStream;
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
@@ -27,7 +28,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// Largest read, and so the most bytes one direction holds back.
@@ -44,7 +44,7 @@ thread_local! {
 /// Relays between the client and the server until both directions ended,
 /// an error, or `idle` passes with no byte either way. Bytes the client
 /// sent after its upgrade request go to the server first.
-pub async fn run(down: &mut Downstream, server: &mut TcpStream, idle: Option<Duration>) {
+pub async fn run(down: &mut Downstream, server: &mut UpStream, idle: Option<Duration>) {
     let early = std::mem::take(&mut down.buf);
     if !early.is_empty() && server.write_all(&early).await.is_err() {
         return;

@@ -4,12 +4,30 @@
 use super::io::{read_into, timed, Fail};
 use crate::http1::{BadResponse, ResponseHead};
 use crate::runtime::Server;
+use crate::tls::{MaybeTls, UpStream, UpstreamTls};
 use bytes::BytesMut;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// A new connection to `server`, with the TLS handshake when `tls` is given.
+async fn connect(
+    server: &Server,
+    limit: Duration,
+    tls: Option<&UpstreamTls>,
+) -> Result<UpStream, Fail> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let tcp = timed(limit, TcpStream::connect(server.addr)).await?;
+    tcp.set_nodelay(true).map_err(Fail::Io)?;
+    let Some(tls) = tls else {
+        return Ok(MaybeTls::Plain(tcp));
+    };
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let stream = timed(left, tls.connector().connect(tls.name.clone(), tcp)).await?;
+    Ok(MaybeTls::Tls(Box::new(stream)))
+}
 
 /// Why no response head came back.
 #[derive(Debug)]
@@ -22,7 +40,7 @@ pub enum ResponseFail {
 
 /// One upstream connection in use.
 pub struct UpConn {
-    stream: TcpStream,
+    stream: UpStream,
     /// Bytes read and not forwarded yet.
     pub buf: BytesMut,
     /// It came from the idle pool (a failure may just mean it went stale).
@@ -32,12 +50,14 @@ pub struct UpConn {
 }
 
 impl UpConn {
-    /// An idle connection of `server` (unless `fresh`), or a new one.
+    /// An idle connection of `server` (unless `fresh`), or a new one,
+    /// over TLS when `tls` is given (the handshake within `connect_timeout`).
     pub async fn open(
         server: &Server,
         max_idle: Duration,
         connect_timeout: Duration,
         fresh: bool,
+        tls: Option<&UpstreamTls>,
     ) -> Result<UpConn, Fail> {
         let idle = if fresh {
             None
@@ -46,11 +66,7 @@ impl UpConn {
         };
         let (stream, reused) = match idle {
             Some(s) => (s, true),
-            None => {
-                let s = timed(connect_timeout, TcpStream::connect(server.addr)).await?;
-                s.set_nodelay(true).map_err(Fail::Io)?;
-                (s, false)
-            }
+            None => (connect(server, connect_timeout, tls).await?, false),
         };
         Ok(UpConn {
             stream,
@@ -62,7 +78,12 @@ impl UpConn {
 
     /// Writes `bytes` to the server.
     pub async fn write(&mut self, bytes: &[u8], limit: Duration) -> Result<(), Fail> {
-        timed(limit, self.stream.write_all(bytes)).await
+        timed(limit, async {
+            self.stream.write_all(bytes).await?;
+            // Over TLS, the last record may wait in rustls until flushed.
+            self.stream.flush().await
+        })
+        .await
     }
 
     /// Reads more of the response into the buffer; `Ok(0)` when the server closed.
@@ -89,7 +110,7 @@ impl UpConn {
     }
 
     /// The socket, for a tunnel (its buffered bytes were passed on).
-    pub fn into_stream(self) -> TcpStream {
+    pub fn into_stream(self) -> UpStream {
         self.stream
     }
 

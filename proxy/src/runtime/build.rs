@@ -153,6 +153,13 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
     })
 }
 
+/// The directory relative file names in the config are taken from.
+fn config_dir(at: &config::Locator) -> &std::path::Path {
+    std::path::Path::new(at.file())
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+}
+
 /// A server's certificate and key, read and checked; an error points at
 /// the line naming the file that is wrong. Relative paths are taken from
 /// the config file's directory.
@@ -160,9 +167,7 @@ fn load_cert(
     tls: &config::TlsConfig,
     at: &config::Locator,
 ) -> Result<Arc<rustls::sign::CertifiedKey>, ConfigError> {
-    let base = std::path::Path::new(at.file())
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
+    let base = config_dir(at);
     crate::tls::load(
         &base.join(&tls.certificate),
         &base.join(&tls.certificate_key),
@@ -322,6 +327,15 @@ fn route(
         },
         (None, None) => unreachable!("validated: a location proxies or returns"),
     };
+    let upstream_tls = match &loc.proxy_pass {
+        Some(pp) if pp.tls => {
+            let settings = loc.upstream_tls.clone().unwrap_or_default();
+            let tls = crate::tls::upstream_tls(&settings, &pp.authority, config_dir(at))
+                .map_err(|e| at.error(&["upstream_tls"], e))?;
+            Some(tls)
+        }
+        _ => None,
+    };
     let headers = match &loc.headers {
         Some(h) => h
             .iter()
@@ -356,5 +370,6 @@ fn route(
         access_log: loc.access_log,
         client: ClientLimits::default(),
         add_header: loc.add_header.clone(),
+        upstream_tls,
     })
 }

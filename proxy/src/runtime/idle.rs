@@ -6,6 +6,7 @@
 //! before any response byte, which the request path retries elsewhere
 //! without blaming the server (nginx's `cached` peer rule).
 
+use crate::tls::UpStream;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,17 +26,17 @@ pub fn set_total_cap(cap: usize) {
 /// One server's idle connections.
 #[derive(Debug, Default)]
 pub struct IdlePool {
-    conns: Mutex<Vec<(TcpStream, Instant)>>,
+    conns: Mutex<Vec<(UpStream, Instant)>>,
 }
 
 impl IdlePool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(TcpStream, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(UpStream, Instant)>> {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The newest idle connection that is younger than `max_idle` and
     /// not closed by its server.
-    pub fn take(&self, max_idle: Duration) -> Option<TcpStream> {
+    pub fn take(&self, max_idle: Duration) -> Option<UpStream> {
         let mut conns = self.lock();
         while let Some((s, since)) = conns.pop() {
             TOTAL.fetch_sub(1, Ordering::Relaxed);
@@ -45,7 +46,7 @@ impl IdlePool {
                 conns.clear();
                 return None;
             }
-            if quiet(&s) {
+            if quiet(s.tcp()) {
                 return Some(s);
             }
         }
@@ -54,7 +55,7 @@ impl IdlePool {
 
     /// Parks `s` unless `keep` connections are idle already (the oldest
     /// goes) or the process-wide cap is reached.
-    pub fn put(&self, s: TcpStream, keep: usize) {
+    pub fn put(&self, s: UpStream, keep: usize) {
         if keep == 0 || TOTAL.load(Ordering::Relaxed) >= CAP.load(Ordering::Relaxed) {
             return;
         }

@@ -113,6 +113,8 @@ pub struct Route {
     pub client: ClientLimits,
     /// Fields added to responses (nginx `add_header`).
     pub add_header: Vec<crate::config::AddHeader>,
+    /// TLS to the servers (`proxy_pass https://`).
+    pub upstream_tls: Option<crate::tls::UpstreamTls>,
 }
 
 /// What a location does with a request.
