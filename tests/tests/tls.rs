@@ -9,6 +9,7 @@
 //! a reload (the old certificate keeps serving).
 
 use openclaw_e2e::certs::{presented, serial_of, TestCa};
+use openclaw_e2e::gateway::{cli, Gateway, NodeConfig, TOKEN};
 use openclaw_e2e::lifecycle::{signal, EdgeFiles};
 use openclaw_e2e::nginx_conf::{check, dir_of, ConfEdge};
 use openclaw_e2e::ports::free_addr;
@@ -543,6 +544,53 @@ async fn upstreams_over_tls_answer_as_through_nginx() {
             ]
         );
         drop((edge, nginx, backend));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_cli_calls_a_node_through_wss_on_the_edge() {
+    bounded(Duration::from_secs(60), async {
+        let node = Gateway::start(NodeConfig::new("tls-node")).await;
+        let files = EdgeFiles::new();
+        let dir = dir_of(&files);
+        let ca = TestCa::new(&dir);
+        ca.issue("localhost");
+        let conf = format!(
+            "  server {{\n    listen {} ssl;\n    server_name localhost;\n\
+             \x20   ssl_certificate localhost.pem;\n    ssl_certificate_key localhost.key;\n\
+             \x20   location / {{ proxy_pass http://{}; proxy_http_version 1.1;\n\
+             \x20     proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; }}\n  }}\n",
+            files.listen,
+            node.addr()
+        );
+        let edge = ConfEdge::start(files, "edge.conf", &conf).await;
+        let url = format!("wss://localhost:{}", edge.addr().port());
+        let state = node.state_dir().to_path_buf();
+        let health = |extra: Vec<String>| {
+            let (state, url) = (state.clone(), url.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut args = vec!["gateway", "call", "health", "--json", "--url", &url];
+                args.extend(["--token", TOKEN]);
+                args.extend(extra.iter().map(String::as_str));
+                cli(&state, &args)
+            })
+        };
+        let ca_file = ca.ca().display().to_string();
+        let trusted = health(vec!["--ca-file".into(), ca_file]).await.unwrap();
+        assert!(
+            trusted.status.success(),
+            "health over wss with the test CA: {}",
+            String::from_utf8_lossy(&trusted.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&trusted.stdout).unwrap();
+        assert_eq!(answer["ok"], true, "{answer}");
+        // Without the CA the system store does not know the test CA: refused.
+        let untrusted = health(Vec::new()).await.unwrap();
+        assert!(!untrusted.status.success());
+        let err = String::from_utf8_lossy(&untrusted.stderr);
+        assert!(err.contains("TLS") && err.contains("certificate"), "{err}");
+        drop((edge, node));
     })
     .await;
 }

@@ -1,6 +1,7 @@
 //! `call` and `health`: a protocol client. Connects, answers the challenge with
 //! `connect`, sends one request and prints the payload.
 
+use super::connect::{self, Socket};
 use super::{Global, Target};
 use crate::config::Settings;
 use crate::node::VERSION;
@@ -8,9 +9,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A failed call: a transport problem, or the gateway's error object.
 enum CallError {
@@ -112,9 +110,9 @@ async fn request(
         format!("ws://{addr}")
     });
     let work = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        let mut ws = connect::open(&url, t.ca_file.as_deref())
             .await
-            .map_err(|e| CallError::Transport(format!("cannot connect to {url}: {e}")))?;
+            .map_err(CallError::Transport)?;
         expect_event(&mut ws, "connect.challenge").await?;
         let connect = json!({
             "minProtocol": 4, "maxProtocol": 4,

@@ -2,6 +2,7 @@
 
 mod call;
 mod cluster;
+mod connect;
 mod daemon;
 mod probe;
 mod run;
@@ -132,9 +133,12 @@ pub enum Gateway {
 /// Which node to talk to.
 #[derive(Args, Debug, Clone)]
 pub struct Target {
-    /// WebSocket URL (default ws://127.0.0.1:<port>).
+    /// WebSocket URL, ws:// or wss:// (default ws://127.0.0.1:<port>).
     #[arg(long)]
     pub url: Option<String>,
+    /// For wss://: PEM CA certificates to trust besides the system's.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Milliseconds for connecting plus the call.
     #[arg(long, default_value_t = 10_000)]
     pub timeout: u64,
