@@ -8,7 +8,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl
 
-.PHONY: run test deps build lint docker docker-test k8s-validate bench bench-ws bench-gateway bench-ha chaos interop interop-diff clean
+.PHONY: run test deps build lint docker docker-test k8s-validate bench bench-ws bench-tls bench-gateway bench-ha chaos interop interop-diff clean
 
 # Installs what is missing (Debian); a no-op when everything is there.
 deps:
@@ -56,6 +56,11 @@ bench: deps build
 bench-ws: deps build
 	$(CARGO) build --release -p openclaw-e2e --bin ws_bench
 	BENCH_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge BENCH_WS_CLIENT=$(CURDIR)/target/release/ws_bench bash benches/ws.sh
+
+# TLS termination through the edge, nginx and HAProxy: requests over kept-alive TLS and
+# new handshakes per proxy CPU-second, ECDSA and RSA (benches/tls.sh, results in benches/RESULTS.md).
+bench-tls: deps build
+	BENCH_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge bash benches/tls.sh
 
 # The gateway node beside the official OpenClaw gateway (if scripts/interop-cli.sh installed it).
 bench-gateway: deps build

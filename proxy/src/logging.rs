@@ -28,7 +28,12 @@ pub fn flush() {
 /// Installs the subscriber; the access-log writer lives until [`flush`].
 pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<()> {
     crate::access_log::configure(*access != AccessLogTarget::Off, format == LogFormat::Json);
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // rustls warns on every handshake with a harmless client quirk (an IP
+    // address sent as SNI by wrk, scripts, probes), which would flood the
+    // error log under load; the edge logs failed handshakes itself.
+    let filter = || {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rustls=error"))
+    };
     let errors = filter_fn(|m| m.target() != "access");
     let error_layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
