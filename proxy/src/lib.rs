@@ -18,6 +18,7 @@ pub mod http1;
 pub mod logging;
 pub mod nginx;
 pub mod proxy;
+pub mod realip;
 pub mod reload;
 pub mod routing;
 pub mod runtime;

@@ -532,6 +532,28 @@ pub struct VirtualServer {
     /// with `ssl_certificate`); every server on such an address needs it.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// The client's address from a header set by trusted proxies in front
+    /// of the edge (nginx's realip module).
+    #[serde(default)]
+    pub real_ip: Option<RealIpConfig>,
+}
+
+/// nginx's `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealIpConfig {
+    /// The proxies whose header is believed: addresses and CIDR ranges.
+    pub from: Vec<String>,
+    /// The header holding the client's address; default `X-Real-IP`, as nginx.
+    #[serde(default = "default_real_ip_header")]
+    pub header: String,
+    /// Skip trusted addresses from the right of the header's list.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+fn default_real_ip_header() -> String {
+    "X-Real-IP".into()
 }
 
 /// TLS toward clients, with nginx's `ssl_*` meanings. Protocols and session

@@ -59,6 +59,30 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
     let mut tls_of: HashMap<std::net::SocketAddr, (usize, bool)> = HashMap::new();
     for (si, vs) in c.servers.iter().enumerate() {
         let label = format!("servers[{si}]");
+        if let Some(r) = &vs.real_ip {
+            for f in &r.from {
+                if let Err(e) = crate::realip::Cidr::parse(f) {
+                    errs.push(at.error(&[f], format!("{label}.real_ip.from: {e}")));
+                }
+            }
+            if r.from.is_empty() {
+                errs.push(at.error(
+                    &["real_ip"],
+                    format!(
+                        "{label}.real_ip.from: name the trusted proxies (addresses or CIDR ranges)"
+                    ),
+                ));
+            }
+            if http::HeaderName::from_bytes(r.header.as_bytes()).is_err() {
+                errs.push(at.error(
+                    &[&r.header],
+                    format!(
+                        "{label}.real_ip.header: `{}` is not a valid header name",
+                        r.header
+                    ),
+                ));
+            }
+        }
         if let Some(tls) = &vs.tls {
             if tls.protocols.is_empty() {
                 errs.push(at.error(

@@ -52,6 +52,9 @@ struct Inherited<'a> {
     client: ClientSet<'a>,
     ssl: SslSet<'a>,
     upstream_ssl: [Option<&'a Directive>; 4],
+    realip_from: Option<Vec<&'a Directive>>,
+    realip_header: Option<&'a Directive>,
+    realip_recursive: Option<&'a Directive>,
 }
 
 impl<'a> Inherited<'a> {
@@ -63,6 +66,10 @@ impl<'a> Inherited<'a> {
             .filter(|d| d.name == "proxy_set_header")
             .collect();
         let added: Vec<&Directive> = level.iter().filter(|d| d.name == "add_header").collect();
+        let realip_from: Vec<&Directive> = level
+            .iter()
+            .filter(|d| d.name == "set_real_ip_from")
+            .collect();
         Inherited {
             headers: if headers.is_empty() {
                 self.headers.clone()
@@ -85,6 +92,13 @@ impl<'a> Inherited<'a> {
             client: self.client.merge(level),
             ssl: self.ssl.merge(level),
             upstream_ssl: nearest(&self.upstream_ssl, &UPSTREAM_SSL, level),
+            realip_from: if realip_from.is_empty() {
+                self.realip_from.clone()
+            } else {
+                Some(realip_from)
+            },
+            realip_header: own("real_ip_header").or(self.realip_header),
+            realip_recursive: own("real_ip_recursive").or(self.realip_recursive),
         }
     }
 }
@@ -92,6 +106,9 @@ impl<'a> Inherited<'a> {
 /// Directives handled by [`Inherited`] at every http level.
 const INHERITED: &[&str] = &[
     "proxy_set_header",
+    "set_real_ip_from",
+    "real_ip_header",
+    "real_ip_recursive",
     "add_header",
     "proxy_http_version",
     "proxy_connect_timeout",
@@ -462,6 +479,7 @@ impl<'a> Translator<'a> {
         if let Some(l) = tls {
             self.emit_tls(&inherited.ssl, l, body);
         }
+        self.emit_real_ip(inherited);
         self.out.line(2, "locations:", Some(d));
         if let Some(r) = body.iter().find(|x| x.name == "return") {
             // The rewrite phase answers before any location is chosen.
@@ -573,6 +591,45 @@ impl<'a> Translator<'a> {
     }
 
     /// The keys of one location: its action and the inherited settings.
+    /// nginx's realip directives in force for a server -> its `real_ip`.
+    fn emit_real_ip(&mut self, s: &Inherited) {
+        let Some(from) = s.realip_from.as_deref().filter(|f| !f.is_empty()) else {
+            return;
+        };
+        let mut ranges = Vec::new();
+        for d in from {
+            match d.args.as_slice() {
+                [a] if a == "unix:" => self.warn_once(
+                    d,
+                    "set_real_ip_from unix: ignored (the edge listens on TCP only)".into(),
+                ),
+                [a] => ranges.push(scalar(a)),
+                _ => self
+                    .fail(d.error("invalid number of arguments in \"set_real_ip_from\" directive")),
+            }
+        }
+        self.out.line(2, "real_ip:", Some(from[0]));
+        self.out
+            .line(3, &format!("from: [{}]", ranges.join(", ")), Some(from[0]));
+        if let Some(d) = s.realip_header {
+            match d.args.as_slice() {
+                [h] if h == "proxy_protocol" => self.fail(d.error(
+                    "real_ip_header proxy_protocol: the edge does not read the PROXY protocol",
+                )),
+                [h] => self.out.kv(3, "header", h, Some(d)),
+                _ => self
+                    .fail(d.error("invalid number of arguments in \"real_ip_header\" directive")),
+            }
+        }
+        if let Some(d) = s.realip_recursive {
+            match d.args.as_slice() {
+                [v] if v == "on" => self.out.line(3, "recursive: true", Some(d)),
+                [v] if v == "off" => {}
+                _ => self.fail(d.error("\"real_ip_recursive\": expected on or off")),
+            }
+        }
+    }
+
     /// `add_header NAME VALUE [always]` -> the location's `add_header` list.
     fn emit_added(&mut self, added: &[&Directive]) {
         if added.is_empty() {
@@ -603,6 +660,10 @@ impl<'a> Translator<'a> {
         for x in body {
             match x.name.as_str() {
                 "proxy_pass" | "return" => {}
+                "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => self.warn(
+                    x,
+                    format!("{} in a location is ignored: the edge applies realip per server; set it in the server block", x.name),
+                ),
                 n if INHERITED.contains(&n) || is_client(n) || UPSTREAM_SSL.contains(&n) => {}
                 _ => self.other(x, "location"),
             }

@@ -119,7 +119,7 @@ async fn run_tunnel(
 fn finish(head: &RequestHead, down: &Downstream, ctx: &RequestCtx, outcome: Outcome) {
     account(ctx, outcome);
     if ctx.route.as_deref().is_none_or(|r| r.access_log) {
-        access_log::log(head, down.client, ctx, outcome.status);
+        access_log::log(head, ctx.client.or(down.client), ctx, outcome.status);
     }
 }
 

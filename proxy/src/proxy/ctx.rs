@@ -54,6 +54,9 @@ pub struct RequestCtx {
     pub try_start: Option<Instant>,
     /// Held while a WebSocket tunnel is open.
     pub tunnel: Option<TunnelGuard>,
+    /// The client's address as the request is attributed: the connection's,
+    /// or the one trusted proxies gave (realip).
+    pub client: Option<std::net::SocketAddr>,
     /// The server's socket once it switched protocols (101): the tunnel is
     /// run by the connection's task after the exchange returns.
     pub upgraded: Option<UpStream>,
@@ -82,6 +85,7 @@ impl RequestCtx {
             try_start: None,
             tunnel: None,
             upgraded: None,
+            client: None,
             hash_key: String::new(),
             sticky_new: false,
             body_sent: 0,

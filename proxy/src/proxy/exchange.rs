@@ -123,7 +123,7 @@ impl Exchange<'_> {
     fn view<'v>(&'v self, proxy_host: &'v str) -> RequestView<'v> {
         RequestView {
             head: self.head,
-            client: self.down.client,
+            client: self.ctx.client,
             local: self.down.local,
             https: self.down.io.is_tls(),
             proxy_host,
@@ -155,8 +155,14 @@ impl Exchange<'_> {
         let Some(path) = uri::normalize(self.head.path()) else {
             return self.refuse(Reject::BadRequest).await;
         };
+        self.ctx.client = self.down.client;
         let route = match rt.route(listener, &host, &path) {
-            Routed::Route(r) => r.clone(),
+            Routed::Route(r) => {
+                if let (Some(realip), Some(peer)) = (&r.real_ip, self.down.client) {
+                    self.ctx.client = Some(realip.client(peer, self.head));
+                }
+                r.clone()
+            }
             Routed::AddSlash => {
                 let location = answer::add_slash_location(
                     self.head,
@@ -404,7 +410,7 @@ impl Exchange<'_> {
         }
         self.ctx.sticky_new = sticky.is_some();
         let input = PickInput {
-            client: self.down.client.map(|a| a.ip()),
+            client: self.ctx.client.map(|a| a.ip()),
             key: &self.ctx.hash_key,
         };
         upstream.pick(&input, &mut self.ctx.tried)

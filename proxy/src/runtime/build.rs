@@ -16,11 +16,16 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The headers the seed sets, used where a location gives none.
+/// The headers used where a location gives none: the seed's, except that
+/// `X-Forwarded-For` is rebuilt as the client's address alone instead of
+/// appended to what the client sent, so a client cannot forge the chain an
+/// OpenClaw gateway attributes it by (behind trusted proxies, `real_ip`
+/// makes that address the real client's). The seed's nginx config, written
+/// out, still appends (`$proxy_add_x_forwarded_for`), as nginx does.
 const SEED_HEADERS: [(&str, &str); 6] = [
     ("host", "$host"),
     ("x-real-ip", "$remote_addr"),
-    ("x-forwarded-for", "$proxy_add_x_forwarded_for"),
+    ("x-forwarded-for", "$remote_addr"),
     ("x-forwarded-proto", "$scheme"),
     ("upgrade", "$http_upgrade"),
     ("connection", "$connection_upgrade"),
@@ -49,6 +54,14 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
     let mut per_addr: HashMap<SocketAddr, Vec<usize>> = HashMap::new();
     let mut servers = Vec::new();
     for (si, vs) in c.servers.iter().enumerate() {
+        let real_ip = match vs.real_ip.as_ref().map(crate::realip::RealIp::from_config) {
+            Some(Ok(r)) => Some(Arc::new(r)),
+            Some(Err(e)) => {
+                errs.push(at.error(&["real_ip"], e));
+                None
+            }
+            None => None,
+        };
         let mut routes = Vec::new();
         let mut patterns = Vec::new();
         for loc in &vs.locations {
@@ -61,6 +74,7 @@ pub fn build(loaded: &Loaded) -> Result<Runtime, ConfigErrors> {
             match route(loc, &pattern, &mut upstreams, at, &map_names) {
                 Ok(mut r) => {
                     r.client = ClientLimits::from_config(&vs.client);
+                    r.real_ip = real_ip.clone();
                     if let Some(max) = loc.client_max_body_size {
                         r.client.max_body_size = max.0;
                     }
@@ -371,5 +385,6 @@ fn route(
         client: ClientLimits::default(),
         add_header: loc.add_header.clone(),
         upstream_tls,
+        real_ip: None,
     })
 }

@@ -115,6 +115,8 @@ pub struct Route {
     pub add_header: Vec<crate::config::AddHeader>,
     /// TLS to the servers (`proxy_pass https://`).
     pub upstream_tls: Option<crate::tls::UpstreamTls>,
+    /// Where the client's address comes from (the server's realip settings).
+    pub real_ip: Option<Arc<crate::realip::RealIp>>,
 }
 
 /// What a location does with a request.
