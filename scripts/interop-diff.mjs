@@ -28,6 +28,49 @@ const TOKEN = args.token;
 /** How long one answer may take; the official gateway needs seconds for some. */
 const ANSWER_MS = 20000;
 
+const CONTROL_UI_RECORDING = "openclaw-controlui.txt";
+
+// Methods the Control UI calls (on load and for one chat message) that this
+// node does not implement, each answered `unknown method` here, with the
+// feature it belongs to. The UI shows its chat without them (make
+// interop-diff drives it against this node); the panels they feed stay empty.
+const CONTROL_UI_ABSENT = {
+  "config.get": "no config editor over the gateway (this node's config is a file, reloaded from disk)",
+  "update.status": "no self-update: this node is updated by replacing its binary or image",
+  "plugins.controlUi.list": "no plugins",
+  "plugin.surface.refresh": "no plugins (canvas surfaces)",
+  "exec.approval.list": "no tool execution, so no exec approvals",
+  "openclaw.approval.list": "no approvals (the agents here run no tools)",
+  "agent.identity.get": "agents have no identity (name, avatar) here",
+  "sessions.observer.visibility": "no session observers (presence of viewers)",
+  "sessions.viewers.set": "no session viewers",
+  "openclaw.setup.detect": "no model setup: the agents here are built in (echo, command)",
+  "users.prefs.get": "no user accounts or preferences",
+  "board.get": "no boards (dashboards)",
+  "projects.list": "no projects",
+  "models.authStatus": "no model providers or credentials",
+  "sessions.github.options": "no GitHub integration",
+  "talk.catalog": "no voice (talk)",
+  "session.members.listEvidence": "no session members or sharing",
+  "sessions.messages.subscribe": "no per-session message subscription: every client gets the chat events of every run",
+  "sessions.groups.list": "no session groups",
+  "sessions.groups.defaults": "no session groups",
+  "sessions.patch": "sessions have no editable attributes (title, unread, pinned) here",
+  "chat.metadata": "no model or runtime metadata for a chat",
+  "progressCard.get": "no progress cards",
+  "taskSuggestions.list": "no task suggestions",
+  "system.info": "no host information method (status and health describe the node)",
+  "sessions.branches.list": "no conversation branches",
+  "session.discussion.info": "no discussions",
+  "sessions.companion.state": "no companion sessions",
+  "tasks.list": "no background tasks",
+  "controlUi.sessionPullRequests.subscribe": "no pull-request tracking",
+  "mentions.list": "no mentions inbox",
+  "cron.list": "no scheduler (cron)",
+  "cron.status": "no scheduler (cron)",
+  "sessions.catalog.list": "no external session catalogs (other agents' sessions on hosts)",
+};
+
 // Differences that remain, with the reason. A case listed here and found equal
 // is reported as fixed, so the list stays true.
 const KNOWN = {
@@ -44,6 +87,8 @@ const KNOWN = {
   "recorded: openclaw status":
     "the official gateway grants a `probe` client without a paired device no scopes (its system-presence is FORBIDDEN); this node grants the scopes asked for with the token",
 };
+
+for (const [method, why] of Object.entries(CONTROL_UI_ABSENT)) KNOWN[`recorded: control ui: ${method}`] = `not implemented here: ${why}`;
 
 // ---------------------------------------------------------------- connection
 
@@ -411,7 +456,10 @@ add("presence: a cli client is not listed", async (url) => {
     a.send(JSON.stringify({ type: "req", id, method: "system-presence", params: {} }));
     a.take((f) => f.type === "res" && f.id === id).then(resolve);
   });
-  const modes = (raw.payload ?? []).map((e) => e.mode).sort();
+  // Only the modes this case is about: the official gateway keeps the
+  // entries of clients that disconnected a moment ago (the TUI and Control
+  // UI recorded before the comparison) for a while; this node drops them.
+  const modes = (raw.payload ?? []).map((e) => e.mode).filter((m) => ["gateway", "cli", "test"].includes(m)).sort();
   a.end();
   b.end();
   return [p, modes];
@@ -425,6 +473,10 @@ if (args.recorded) {
       .split("\n")
       .filter((l) => l.startsWith(">> "))
       .map((l) => JSON.parse(l.slice(3)));
+    if (file === CONTROL_UI_RECORDING) {
+      addControlUiMethods(frames);
+      continue;
+    }
     const name = `recorded: ${file.replace(/\.txt$/, "").replace(/^openclaw-/, "openclaw ")}`;
     // Each recorded `connect` opens a connection of its own, as the client did.
     add(name, async (url) => {
@@ -454,6 +506,39 @@ if (args.recorded) {
       }
       c?.end();
       return out;
+    });
+  }
+}
+
+// The Control UI (recorded by scripts/interop-controlui.mjs through the
+// recorder): it calls some 45 methods on load and for one chat message, so
+// each method is a case of its own, replayed with the first params the UI
+// sent on a connection of the recorded kind (device dropped, as above).
+function addControlUiMethods(frames) {
+  const reqs = frames.filter((f) => f.type === "req");
+  const connect = reqs.find((f) => f.method === "connect");
+  if (!connect) {
+    add("recorded: control ui", async () => ["the recording has no connect"]);
+    return;
+  }
+  const { device: _device, ...rest } = connect.params;
+  const connectParams = { ...rest, auth: { token: TOKEN }, client: CLI };
+  const firstParams = new Map();
+  for (const f of reqs) if (f.method !== "connect" && !firstParams.has(f.method)) firstParams.set(f.method, f.params);
+  for (const [method, recorded] of firstParams) {
+    add(`recorded: control ui: ${method}`, async (url) => {
+      const c = await Conn.open(url);
+      await c.challenge();
+      const hello = await c.req("connect", connectParams);
+      if (!hello.ok) {
+        c.end();
+        return [`connect: ${hello.code}`];
+      }
+      let params = recorded;
+      if (params?.idempotencyKey) params = { ...params, idempotencyKey: `${params.idempotencyKey}-replay-${unique}` };
+      const r = await c.req(method, params);
+      c.end();
+      return [`${method}: ${r.ok ? "ok" : `${r.code} ${r.message ?? ""}`}`];
     });
   }
 }

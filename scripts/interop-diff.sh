@@ -4,16 +4,21 @@
 # loopback, the same frame sequences sent to both and the answers compared
 # (scripts/interop-diff.mjs); then the official CLI (`status`, `sessions
 # delete`, a TUI-style `chat.send`, the TUI picker's `sessions.list`, and the
-# full-screen `openclaw tui` in a pseudo-terminal) against our node, directly
-# and through the edge.
+# full-screen `openclaw tui` in a pseudo-terminal) and the Control UI against
+# our node, directly and through the edge.
 #
 # 1. start both gateways and the edge (fresh state dirs under a temp dir);
 # 2. record what the official CLI sends (`openclaw status`, `sessions delete`,
-#    `gateway call`, `openclaw tui` driven by scripts/interop-tui.py)
+#    `gateway call`, `openclaw tui` driven by scripts/interop-tui.py, the
+#    Control UI driven by scripts/interop-controlui.mjs in headless Chromium)
 #    through scripts/interop-record.mjs, into $WORK/recorded/;
 # 3. replay the recordings and the built-in cases against both, compare;
-# 4. run the official CLI and TUI against our node directly and through the edge.
-# Exits non-zero on an unexplained difference or a failed CLI call.
+# 4. run the official CLI and TUI against our node directly and through the edge;
+# 5. drive the official Control UI against our node, directly and through the
+#    edge (connect, sessions, a message and the echo agent's reply);
+#    screenshots in $INTEROP_SHOTS_DIR [target/interop-controlui].
+# Exits non-zero on an unexplained difference, a failed CLI call, or a Control
+# UI that cannot chat with our node. Needs `chromium` (or $CHROMIUM).
 #   INTEROP_BIN_DIR   where openclaw and openclaw-edge are [target/dist]
 #   INTEROP_DIFF_ONLY only the diff cases whose name contains this
 set -euo pipefail
@@ -153,6 +158,27 @@ timeout 150 python3 scripts/interop-tui.py --expect "hello from the tui" --scree
 kill "$rec"
 wait "$rec" 2>/dev/null || true
 
+# The Control UI (the package's dist/control-ui in headless Chromium, driven
+# by scripts/interop-controlui.mjs): connect, the chat view, a message. The
+# model-less official gateway ends the run with an error, so any end of the
+# run passes there; its frames are recorded for the comparison.
+SHOTS=${INTEROP_SHOTS_DIR:-$ROOT/target/interop-controlui}
+mkdir -p "$SHOTS"
+controlui() { # label url expect
+  timeout 200 "$NODE" scripts/interop-controlui.mjs --gateway "$2" --token "$TOKEN" --ui "$PKG/dist/control-ui" \
+    --shot "$SHOTS/$1.png" --message "hello control ui via $1" --expect "$3" --timeout 180
+}
+setsid "$NODE" scripts/interop-record.mjs --listen "$RECORD_PORT" --target "ws://127.0.0.1:$OFFICIAL_PORT" \
+  --out "$WORK/recorded/openclaw-controlui.txt" --ws "$WS" >/dev/null 2>&1 &
+rec=$!
+PIDS+=($rec)
+wait_for "the recorder" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RECORD_PORT"
+controlui official "ws://127.0.0.1:$RECORD_PORT" "" >"$WORK/recorded/controlui-official.out" 2>&1 ||
+  echo "note: the Control UI against the official gateway did not finish (see $SHOTS/official.png):" \
+    "$(tail -n 3 "$WORK/recorded/controlui-official.out")"
+kill "$rec"
+wait "$rec" 2>/dev/null || true
+
 echo "comparing (official vs ours):"
 failed=0
 "$NODE" scripts/interop-diff.mjs --official "ws://127.0.0.1:$OFFICIAL_PORT" --ours "ws://127.0.0.1:$OURS_PORT" \
@@ -197,6 +223,16 @@ for target in "direct $OURS_PORT" "edge $EDGE_PORT"; do
     printf '  ok    %-7s %s\n' "$label" "openclaw tui (pty): connected, message echoed, idle"
   else
     printf '  FAIL  %-7s %s\n%s\n' "$label" "openclaw tui (pty)" "$(tail -n 20 <<<"$out")"
+    failed=1
+  fi
+done
+echo "the official Control UI (headless Chromium) against our node:"
+for target in "direct ws://127.0.0.1:$OURS_PORT" "edge ws://127.0.0.1:$EDGE_PORT"; do
+  set -- $target
+  if out=$(controlui "ours-$1" "$2" "hello control ui via ours-$1" 2>&1); then
+    printf '  ok    %-7s %s\n' "$1" "control ui: connected, sessions listed, message echoed ($SHOTS/ours-$1.png)"
+  else
+    printf '  FAIL  %-7s %s\n%s\n' "$1" "control ui ($SHOTS/ours-$1.png)" "$(tail -n 20 <<<"$out")"
     failed=1
   fi
 done

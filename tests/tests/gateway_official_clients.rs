@@ -76,6 +76,77 @@ async fn tui_and_control_ui_chat_params_are_accepted_and_routed() {
     .await;
 }
 
+/// What the Control UI needs to open a conversation and let the user send:
+/// `chat.startup` (the history page with the session's row) and an agent
+/// with `model.primary` (without one the UI refuses to send).
+#[tokio::test]
+async fn control_ui_can_open_a_conversation() {
+    bounded(LIMIT, async {
+        let g = node().await;
+        let (mut c, _) = ProtoClient::hello_as(&url(&g), TOKEN, tui_client("cui-1")).await;
+        let startup = json!({"sessionKey": "agent:main:main", "limit": 80, "maxBytes": 262144});
+        let empty = c.call("chat.startup", startup.clone()).await.unwrap();
+        assert_eq!(
+            (empty["messages"].clone(), empty["sessionInfo"].clone()),
+            (json!([]), Value::Null)
+        );
+
+        c.call("chat.send", tui_send("agent:main:main", "hello ui", "s1"))
+            .await
+            .unwrap();
+        c.event("chat", |p| p["runId"] == "s1" && p["state"] == "final")
+            .await;
+        let page = c.call("chat.startup", startup).await.unwrap();
+        let history = c
+            .call(
+                "chat.history",
+                json!({"sessionKey": "agent:main:main", "limit": 80}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(page["messages"], history["messages"], "{page}");
+        assert_eq!(page["totalMessages"], 2);
+        let described = c
+            .call("sessions.describe", json!({"key": "agent:main:main"}))
+            .await
+            .unwrap();
+        assert_eq!(page["sessionInfo"], described["session"]);
+        assert_eq!(page["sessionInfo"]["key"], "agent:main:main");
+
+        // The official short links are not supported: refused, not guessed.
+        let err = c
+            .call("chat.startup", json!({"shortId": "abc"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err["code"], "INVALID_REQUEST");
+        let err = c
+            .call("chat.startup", json!({"sessionKey": "main", "limit": 1001}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err["message"],
+            "invalid chat.startup params: at /limit: must be <= 1000"
+        );
+
+        let agents = c.call("agents.list", json!({})).await.unwrap();
+        let models: Vec<&Value> = agents["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["model"]["primary"])
+            .collect();
+        assert_eq!(
+            models,
+            [
+                &json!("builtin/echo"),
+                &json!("builtin/echo"),
+                &json!("command/sh")
+            ]
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn faults_get_the_official_messages() {
     bounded(LIMIT, async {

@@ -57,7 +57,35 @@ pub async fn send(node: &Arc<Node>, client: &Client, params: &Value) -> Result<V
 }
 
 pub async fn history(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
-    let p = Params::new("chat.history", params)?;
+    history_as("chat.history", node, params).await
+}
+
+/// `chat.startup`: what the Control UI opens a conversation with. Given a
+/// `sessionKey` the official gateway answers it as `chat.history` with the
+/// session's row (`sessionInfo`, as `sessions.describe` has it); so does this
+/// node. Without one the official gateway resolves a `shortId` or
+/// `slugHint` (a session's short link), which this node has not.
+pub async fn startup(node: &Node, params: &Value) -> Result<Value, ErrorShape> {
+    if params.get("sessionKey").is_none() {
+        return Err(ErrorShape::invalid(
+            "invalid chat.startup params: this node opens a conversation by sessionKey only (no shortId or slugHint links)",
+        ));
+    }
+    let mut page = history_as("chat.startup", node, params).await?;
+    let key = page["sessionKey"].as_str().unwrap_or_default().to_string();
+    let row = crate::methods::sessions::find(node, &key)
+        .await?
+        .map(|m| m.to_json());
+    page["sessionInfo"] = row.unwrap_or(Value::Null);
+    Ok(page)
+}
+
+async fn history_as(
+    method: &'static str,
+    node: &Node,
+    params: &Value,
+) -> Result<Value, ErrorShape> {
+    let p = Params::new(method, params)?;
     let key = target::session(node, &p, "sessionKey")?;
     let limit = p.opt_u64("limit", 1000).unwrap_or(200) as usize;
     let offset = p.opt_u64("offset", MAX_OFFSET);

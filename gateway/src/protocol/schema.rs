@@ -55,10 +55,13 @@ pub fn has_schema(method: &str) -> bool {
 
 /// The schema a method's params are checked with: its own, except where the
 /// official handler validates with another method's (`sessions.subscribe`
-/// takes `sessions.list`'s params).
+/// takes `sessions.list`'s params). `chat.startup` with a `sessionKey` is
+/// answered as `chat.history` (its own schema's `shortId` / `slugHint` links
+/// are not supported here), so its params are those of `chat.history`.
 fn schema_of(method: &str) -> &str {
     match method {
         "sessions.subscribe" => "sessions.list",
+        "chat.startup" => "chat.history",
         other => other,
     }
 }
