@@ -1,7 +1,36 @@
 # benches/lib.sh: shell helpers the load scripts share (sourced, not run).
-# The caller provides: `die MSG`, `note MSG`, `stop_tree PID`, the arrays TAKEN (ports not to pick, assoc),
+# The caller provides: `die MSG`, `note MSG`, the arrays TAKEN (ports not to pick, assoc),
 # LOG and PID (assoc, by name), STARTED and TRANSIENT (pids to clean up),
 # and WORK (the scratch directory).
+
+now_ms() { date +%s%3N; }
+
+# stop_tree PID: TERM, up to 5 s for the exit, then KILL for it and its children.
+# (A script that needs another grace period defines its own after sourcing this.)
+stop_tree() {
+    local pid=$1 kids k i
+    kids=$(pgrep -P "$pid" || true)
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        alive "$pid" || break
+        sleep 0.1 # polling for the exit, bounded
+    done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    for k in $kids; do alive "$k" && kill -KILL "$k" 2>/dev/null; done
+    wait "$pid" 2>/dev/null || true
+}
+
+# tree PID: the pid and its children (nginx's worker).
+tree() { echo "$1" $(pgrep -P "$1" || true); }
+# cpu_ticks PID: utime+stime summed over the tree of PID.
+cpu_ticks() {
+    local p s=0 t
+    for p in $(tree "$1"); do
+        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        s=$((s + t))
+    done
+    echo "$s"
+}
 
 alive() {
     local st

@@ -63,23 +63,10 @@ WORK=$(mktemp -d /tmp/openclaw-bench-tls.XXXXXX)
 declare -a STARTED=() TRANSIENT=()
 declare -A PID=() PORT=() LOG=() TAKEN=([8080]=1 [9901]=1 [18789]=1 [18790]=1 [18791]=1)
 
-stop_tree() {
-    local pid=$1 kids k i
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        alive "$pid" || break
-        sleep 0.1 # polling for the exit, bounded
-    done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    for k in $kids; do alive "$k" && kill -KILL "$k" 2>/dev/null; done
-    wait "$pid" 2>/dev/null || true
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-now_ms() { date +%s%3N; }
 # wait_tls NAME PORT: polls until a TLS handshake succeeds on 127.0.0.1:PORT (15 s).
 wait_tls() {
     local deadline=$(($(now_ms) + 15000))
@@ -89,15 +76,6 @@ wait_tls() {
         sleep 0.05
     done
     die "$1 did not answer over TLS on $2 within 15 s (log: ${LOG[$1]})"
-}
-tree() { echo "$1" $(pgrep -P "$1" || true); }
-cpu_ticks() { # utime+stime summed over the tree of $1
-    local p s=0 t
-    for p in $(tree "$1"); do
-        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
-        s=$((s + t))
-    done
-    echo "$s"
 }
 
 # ------------------------------------------------------------ certificates

@@ -68,38 +68,15 @@ impl TestCa {
     /// `NAME.pem` and `NAME.key` for DNS name `name`, valid for a day; a
     /// second call keeps the key and issues a new certificate (new serial).
     pub fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
-        let key = format!("{name}.key");
-        if !self.dir.join(&key).exists() {
-            openssl(
-                &self.dir,
-                &[
-                    "ecparam",
-                    "-name",
-                    "prime256v1",
-                    "-genkey",
-                    "-noout",
-                    "-out",
-                    &key,
-                ],
-            );
+        if !self.dir.join(format!("{name}.key")).exists() {
+            self.new_key(name);
         }
         self.sign(name, &["x509", "-req", "-days", "1"])
     }
 
     /// `NAME.pem` and `NAME.key` for `name`, valid only in January 2020.
     pub fn expired(&self, name: &str) -> (PathBuf, PathBuf) {
-        openssl(
-            &self.dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                &format!("{name}.key"),
-            ],
-        );
+        self.new_key(name);
         let db = self.dir.join(format!("{name}.db"));
         std::fs::create_dir_all(&db).expect("ca db dir");
         std::fs::write(db.join("index.txt"), "").expect("index.txt");
@@ -150,6 +127,23 @@ impl TestCa {
             self.dir.join(format!("{name}.pem")),
             self.dir.join(format!("{name}.key")),
         )
+    }
+
+    /// A new EC P-256 key in `NAME.key`.
+    fn new_key(&self, name: &str) {
+        let out = format!("{name}.key");
+        openssl(
+            &self.dir,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                &out,
+            ],
+        );
     }
 
     /// Signs a request for `name` with `how` (`x509 -req ...`) into `NAME.pem`.
