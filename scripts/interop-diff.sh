@@ -77,7 +77,7 @@ PIDS+=($!)
 
 # Our node, and the edge in front of it.
 mkdir -p "$WORK/ours"
-echo "{gateway: {port: $OURS_PORT, auth: {token: \"$TOKEN\"}}}" >"$WORK/ours/openclaw.json"
+echo "{gateway: {port: $OURS_PORT, auth: {token: \"$TOKEN\"}, trustedProxies: [\"127.0.0.1\"]}}" >"$WORK/ours/openclaw.json"
 setsid env -u REDIS_URL -u OPENCLAW_PROFILE -u OPENCLAW_GATEWAY_PORT -u OPENCLAW_GATEWAY_TOKEN -u OPENCLAW_LOCK_TYPE \
   OPENCLAW_STATE_DIR="$WORK/ours" OPENCLAW_CONFIG_PATH="$WORK/ours/openclaw.json" \
   "$BIN/openclaw" gateway run --node interop-diff >"$WORK/ours.out" 2>&1 &
@@ -236,5 +236,13 @@ for target in "direct ws://127.0.0.1:$OURS_PORT" "edge ws://127.0.0.1:$EDGE_PORT
     failed=1
   fi
 done
+echo "behind proxies (network namespaces: the official gateway behind our edge and behind nginx, tests/tests/gateway_proxies.rs):"
+if out=$(OPENCLAW_BIN="$(realpath "$BIN")/openclaw" OPENCLAW_EDGE_BIN="$(realpath "$BIN")/openclaw-edge" OPENCLAW_INTEROP_DIR="$INTEROP" \
+  timeout 1200 cargo test --release -q -p openclaw-e2e --test gateway_proxies -- --ignored --nocapture 2>&1); then
+  printf '  ok    %s\n' "every case as recorded, behind both fronts"
+else
+  printf '  FAIL  %s\n%s\n' "gateway_proxies (official)" "$(tail -n 40 <<<"$out")"
+  failed=1
+fi
 [ $failed = 0 ] && echo "interop-diff: no unexplained difference, every CLI call worked" || echo "interop-diff: see the failures above"
 exit $failed

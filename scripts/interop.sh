@@ -26,7 +26,7 @@ echo "installing or reusing the official CLI (scripts/interop-cli.sh)..."
 scripts/interop-cli.sh --version
 
 mkdir -p "$WORK/node"
-echo "{gateway: {port: $NODE_PORT, auth: {token: \"$TOKEN\"}}}" > "$WORK/node/openclaw.json"
+echo "{gateway: {port: $NODE_PORT, auth: {token: \"$TOKEN\"}, trustedProxies: [\"127.0.0.1\"]}}" > "$WORK/node/openclaw.json"
 OPENCLAW_STATE_DIR=$WORK/node "$BIN/openclaw" gateway start --node interop
 # A test CA and a certificate for localhost, for the wss:// listener.
 ( cd "$WORK" &&

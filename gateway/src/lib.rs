@@ -3,11 +3,13 @@
 //! operator CLI of the deployment guide.
 
 pub mod agent;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod events;
 pub mod ha;
+pub mod ingress;
 pub mod instance;
 pub mod methods;
 pub mod metrics;

@@ -10,7 +10,8 @@ pub struct Metrics {
     registry: Registry,
     /// Open WebSocket connections (handshaken or not).
     pub connections: IntGauge,
-    /// Handshakes by result (`ok`, `unauthorized`, `protocol`, `invalid`, `timeout`).
+    /// Handshakes by result (`ok`, `unauthorized`, `rate_limited`, `protocol`,
+    /// `invalid`, `timeout`, ...).
     pub handshakes: IntCounterVec,
     /// Requests by method and result (`ok`, `error`).
     pub requests: IntCounterVec,
@@ -34,6 +35,9 @@ pub struct Metrics {
     pub lease_renew_seconds: Histogram,
     /// Leader-only job ticks by result (`ran`, `duplicate`, `stale`, `error`).
     pub jobs: IntCounterVec,
+    /// Requests to the port by client attribution (`direct-local`,
+    /// `direct-remote`, `trusted-proxy`, `unattributable-proxy`).
+    pub ingress: IntCounterVec,
 }
 
 impl Metrics {
@@ -104,6 +108,11 @@ impl Metrics {
             &["method", "result"],
         );
         let runs = counter("runs_total", "Agent runs by result", &["result"]);
+        let ingress = counter(
+            "ingress_requests_total",
+            "Requests to the gateway port by client attribution",
+            &["kind"],
+        );
         let store_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "openclaw_gateway_store_seconds",
@@ -134,6 +143,7 @@ impl Metrics {
             failovers,
             lease_renew_seconds,
             jobs,
+            ingress,
         }
     }
 

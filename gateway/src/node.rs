@@ -1,5 +1,6 @@
 //! The node: everything a connection or a request needs, built once at start.
 
+use crate::auth::limiter::Limiter;
 use crate::config::{SessionStorage, Settings};
 use crate::events::{self, Bus};
 use crate::metrics::Metrics;
@@ -24,6 +25,8 @@ pub struct Node {
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
     pub presence: Presence,
+    /// Failed-auth limits, shared through Redis with the sessions.
+    pub limiter: crate::auth::limiter::Limiter,
     /// Leadership and the cluster (see [`crate::ha`]).
     pub ha: crate::ha::Ha,
     /// A fresh id per process start, so clients can tell a restart.
@@ -61,6 +64,11 @@ impl Node {
                 )
             }
         };
+        let limits = settings.auth.rate_limit;
+        let limiter = match &redis {
+            Some((link, prefix, _)) => Limiter::shared(limits, link.clone(), prefix),
+            None => Limiter::local(limits),
+        };
         let host = crate::config::resolve::hostname();
         let ip = settings.bind.value.to_string();
         let presence = Presence::new(&host, &ip, VERSION, &boot_id, &settings.node);
@@ -71,6 +79,7 @@ impl Node {
             readiness,
             metrics: Metrics::new(),
             presence,
+            limiter,
             ha,
             boot_id,
             started: Instant::now(),

@@ -4,6 +4,7 @@
 use crate::clock::now_ms;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
@@ -48,8 +49,10 @@ impl Presence {
         !matches!(mode.as_str(), "cli" | "backend" | "probe")
     }
 
-    /// Records a connected client from its `connect.client` block.
-    pub fn join(&self, conn_id: &str, client: &Value, ip: &str) {
+    /// Records a connected client from its `connect.client` block, with its
+    /// address unless it is on this machine (as officially) and the user a
+    /// trusted proxy named.
+    pub fn join(&self, conn_id: &str, client: &Value, ip: Option<IpAddr>, user: Option<&str>) {
         let s = |k: &str| {
             client
                 .get(k)
@@ -57,12 +60,18 @@ impl Presence {
                 .unwrap_or("")
                 .to_string()
         };
-        let entry = json!({
+        let mut entry = json!({
             "host": s("displayName").chars().take(64).collect::<String>(),
-            "ip": ip, "version": s("version"), "platform": s("platform"),
+            "version": s("version"), "platform": s("platform"),
             "deviceFamily": s("deviceFamily"), "mode": s("mode"), "reason": "connect",
             "instanceId": s("instanceId"), "clientId": s("id"), "connId": conn_id, "ts": now_ms(),
         });
+        if let Some(ip) = ip {
+            entry["ip"] = json!(ip.to_string());
+        }
+        if let Some(user) = user {
+            entry["user"] = json!({"email": user, "name": user});
+        }
         self.lock().insert(conn_id.to_string(), entry);
         self.changed.notify_one();
     }

@@ -82,6 +82,13 @@ impl NodeConfig {
         self
     }
 
+    /// Clients reach it through an edge on this machine too:
+    /// `trustedProxies` names loopback, so the edge's forwarded headers are
+    /// believed rather than refused (403 `proxy_attribution_required`).
+    pub fn behind_edge(self) -> NodeConfig {
+        self.gateway_keys("trustedProxies: [\"127.0.0.1\"]")
+    }
+
     /// Sessions in Redis at `url`.
     pub fn redis(mut self, url: &str) -> NodeConfig {
         self.redis = Some(url.to_string());

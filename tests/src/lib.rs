@@ -27,6 +27,7 @@
 //! | [`ha`] | HA clusters: nodes sharing a Redis lease, who holds it, recorded job runs |
 //! | [`redis`] | a private redis-server that can be killed and started again on its port |
 //! | [`netns`] | network namespaces joined by a veth pair, deleted on drop; reaching into one |
+//! | [`proxied`] | gateways (ours or the official) behind our edge or nginx on one host, clients on another |
 
 pub mod backend;
 pub mod certs;
@@ -43,6 +44,7 @@ pub mod nginx_conf;
 pub mod ports;
 pub mod process;
 pub mod protocol;
+pub mod proxied;
 pub mod raw_backend;
 pub mod rawtunnel;
 pub mod redis;

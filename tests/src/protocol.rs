@@ -35,6 +35,41 @@ pub fn connect_params(token: &str, scopes: &[&str]) -> Value {
     })
 }
 
+/// An upgrade that got an HTTP answer instead of a 101 (status 0: no
+/// answer at all, with the error as the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Refused {
+    /// A connection that failed below HTTP.
+    pub fn transport(error: &str) -> Refused {
+        Refused {
+            status: 0,
+            body: error.to_string(),
+        }
+    }
+}
+
+/// The upgrade request for `url` with extra headers.
+fn upgrade_request(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderName;
+    let mut request = url.into_client_request().expect("valid ws url");
+    for (name, value) in headers {
+        request.headers_mut().append(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            value.parse().expect("header value"),
+        );
+    }
+    request
+}
+
 /// One protocol connection.
 pub struct ProtoClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -68,15 +103,7 @@ impl ProtoClient {
     /// Opens `url` sending these extra upgrade headers (`Origin`, `cookie`),
     /// and reads the challenge.
     pub async fn open_with_headers(url: &str, headers: &[(&str, &str)]) -> ProtoClient {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        use tokio_tungstenite::tungstenite::http::HeaderName;
-        let mut request = url.into_client_request().expect("valid ws url");
-        for (name, value) in headers {
-            request.headers_mut().insert(
-                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
-                value.parse().expect("header value"),
-            );
-        }
+        let request = upgrade_request(url, headers);
         let (ws, resp) =
             tokio::time::timeout(FRAME_LIMIT, tokio_tungstenite::connect_async(request))
                 .await
@@ -84,6 +111,37 @@ impl ProtoClient {
                     panic!("no WebSocket upgrade from {url} within {FRAME_LIMIT:?}")
                 })
                 .unwrap_or_else(|e| panic!("WebSocket upgrade with {url}: {e}"));
+        ProtoClient::upgraded(ws, &resp).await
+    }
+
+    /// Opens the protocol over a connection made elsewhere (from inside a
+    /// network namespace): the client after the challenge, or how the
+    /// upgrade was refused.
+    pub async fn over(
+        stream: TcpStream,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<ProtoClient, Refused> {
+        use tokio_tungstenite::tungstenite::Error;
+        let request = upgrade_request(url, headers);
+        let upgrade = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream));
+        match tokio::time::timeout(FRAME_LIMIT, upgrade).await {
+            Err(_) => Err(Refused::transport("no upgrade answer in time")),
+            Ok(Ok((ws, resp))) => Ok(ProtoClient::upgraded(ws, &resp).await),
+            Ok(Err(Error::Http(resp))) => Err(Refused {
+                status: resp.status().as_u16(),
+                body: String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default())
+                    .into_owned(),
+            }),
+            Ok(Err(e)) => Err(Refused::transport(&e.to_string())),
+        }
+    }
+
+    /// After the 101: reads the challenge.
+    async fn upgraded(
+        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+        resp: &tokio_tungstenite::tungstenite::handshake::client::Response,
+    ) -> ProtoClient {
         let upgrade_headers = resp
             .headers()
             .iter()

@@ -167,7 +167,10 @@ fn config_mistakes_name_the_file_and_the_key() {
             "key `gateway.sessions.redis.ttl`: `1y` has no known unit",
         ),
         ("{\n  gateway: {,\n}", "line 2, column"),
-        ("{gateway: {bind: \"0.0.0.0\"}}", "no token is set"),
+        (
+            "{gateway: {bind: \"0.0.0.0\"}}",
+            "no token or password is set",
+        ),
     ];
     for (config, expected) in cases {
         std::fs::write(&file, config).unwrap();

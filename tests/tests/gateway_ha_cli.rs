@@ -286,3 +286,47 @@ async fn force_unlock_refuses_a_live_holder_and_clears_a_stale_one() {
     })
     .await;
 }
+
+/// `promote` hands the lease to the primary, and the primary then crashes
+/// (kill -9) at several points inside the secondary's hand-over cooldown
+/// (2 x ttl): the secondary leads again within ttl + 1 s every time. The
+/// cooldown keeps a node from taking back a lease it gave to a live node,
+/// never from taking a free lease whose holder is gone.
+#[tokio::test]
+async fn promote_then_crash_fails_over_within_the_ttl() {
+    bounded(LIMIT, async {
+        let redis = Redis::start().await;
+        let secondary = HaNode::new("secondary", Some("secondary"), 50);
+        let _secondary = Gateway::start(secondary.config(&redis)).await;
+        wait_holder(&redis, "secondary", SLACK).await;
+        let op = operator(&redis);
+        let ttl = Duration::from_secs(2);
+        for kill_after in [
+            Duration::ZERO,
+            Duration::from_millis(700),
+            Duration::from_millis(1800),
+        ] {
+            let primary =
+                Gateway::start(HaNode::new("primary", Some("primary"), 100).config(&redis)).await;
+            until("the primary's heartbeat", SLACK, || async {
+                text(&run(op.path(), &["nodes"])).contains("primary")
+            })
+            .await;
+            let out = run(op.path(), &["promote", "--node", "primary"]);
+            assert!(text(&out).contains("primary leads now"), "{}", text(&out));
+            tokio::time::sleep(kill_after).await;
+            primary.signal(libc::SIGKILL);
+            let killed = std::time::Instant::now();
+            wait_holder(&redis, "secondary", SLACK).await;
+            let took = killed.elapsed();
+            assert!(
+                took <= ttl + Duration::from_secs(1),
+                "killed {kill_after:?} after the hand-over: the secondary led after {took:?}"
+            );
+            eprintln!(
+                "killed {kill_after:?} after the hand-over: the secondary led after {took:?}"
+            );
+        }
+    })
+    .await;
+}

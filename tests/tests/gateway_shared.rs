@@ -25,8 +25,8 @@ async fn ready(g: &Gateway) {
 }
 
 async fn nodes(redis: &Redis) -> (Gateway, Gateway) {
-    let a = Gateway::start(NodeConfig::new("a").redis(&redis.url())).await;
-    let b = Gateway::start(NodeConfig::new("b").redis(&redis.url())).await;
+    let a = Gateway::start(NodeConfig::new("a").redis(&redis.url()).behind_edge()).await;
+    let b = Gateway::start(NodeConfig::new("b").redis(&redis.url()).behind_edge()).await;
     ready(&a).await;
     ready(&b).await;
     (a, b)

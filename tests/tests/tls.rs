@@ -551,7 +551,7 @@ async fn upstreams_over_tls_answer_as_through_nginx() {
 #[tokio::test]
 async fn the_cli_calls_a_node_through_wss_on_the_edge() {
     bounded(Duration::from_secs(60), async {
-        let node = Gateway::start(NodeConfig::new("tls-node")).await;
+        let node = Gateway::start(NodeConfig::new("tls-node").behind_edge()).await;
         let files = EdgeFiles::new();
         let dir = dir_of(&files);
         let ca = TestCa::new(&dir);

@@ -121,10 +121,7 @@ async fn request(
             "caps": [], "role": "operator",
             "scopes": ["operator.admin", "operator.read", "operator.write"],
             // No `token: null`: the official schema wants a string or nothing.
-            "auth": match &s.token.value {
-                Some(t) => json!({"token": t}),
-                None => json!({}),
-            },
+            "auth": credentials(s),
         });
         send(&mut ws, "1", "connect", connect).await?;
         response(&mut ws, "1").await?;
@@ -225,4 +222,17 @@ async fn response(ws: &mut Socket, id: &str) -> Result<Value, CallError> {
             return Err(CallError::Gateway(frame["error"].clone()));
         }
     }
+}
+
+/// The `connect.auth` block: the token and the password this command knows
+/// (no `null`s: the official schema wants a string or nothing).
+fn credentials(s: &Settings) -> Value {
+    let mut auth = serde_json::Map::new();
+    if let Some(t) = &s.token.value {
+        auth.insert("token".into(), json!(t));
+    }
+    if let Some(p) = &s.password.value {
+        auth.insert("password".into(), json!(p));
+    }
+    Value::Object(auth)
 }

@@ -45,6 +45,10 @@ pub struct Global {
     /// Gateway token (env OPENCLAW_GATEWAY_TOKEN).
     #[arg(long, global = true)]
     pub token: Option<String>,
+    /// Gateway password (env OPENCLAW_GATEWAY_PASSWORD): the node's
+    /// gateway.auth.password, or the one to connect with.
+    #[arg(long, global = true)]
+    pub password: Option<String>,
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
@@ -151,6 +155,7 @@ impl Global {
             dev: self.dev,
             port: self.port,
             token: self.token.clone(),
+            password: self.password.clone(),
             node: self.node.clone(),
         }
     }
@@ -168,6 +173,7 @@ impl Global {
         add("--node", &self.node);
         add("--port", &self.port.map(|p| p.to_string()));
         add("--token", &self.token);
+        add("--password", &self.password);
         if self.dev {
             args.push("--dev".to_string());
         }

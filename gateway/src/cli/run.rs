@@ -32,7 +32,8 @@ pub fn run(settings: Settings) -> Result<i32, String> {
             state_dir = %settings.locations.state_dir.value.display(),
             config = %settings.locations.config_path.value.display(),
             sessions = ?settings.sessions,
-            auth = if settings.token.value.is_some() { "token" } else { "none (loopback only)" },
+            auth = settings.auth.mode.name(),
+            trusted_proxies = settings.ingress.trusted_proxies.len(),
             "openclaw gateway listening"
         );
         let node = Node::start(settings)?;

@@ -60,6 +60,12 @@ pub struct GatewaySection {
     pub limits: LimitsSection,
     #[serde(default)]
     pub control_ui: ControlUiSection,
+    /// Addresses and CIDR ranges of the reverse proxies whose forwarded
+    /// headers name the client (see `crate::ingress`).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Whether a trusted proxy's `X-Real-IP` names the client when its
+    /// `X-Forwarded-For` does not.
+    pub allow_real_ip_fallback: Option<bool>,
 }
 
 /// `gateway.controlUi.*`: the official gateway's key for which browser
@@ -82,7 +88,44 @@ pub enum GatewayMode {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthSection {
+    pub mode: Option<AuthModeName>,
     pub token: Option<String>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
+    pub trusted_proxy: Option<TrustedProxySection>,
+}
+
+/// `gateway.auth.mode`, the official names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthModeName {
+    None,
+    Token,
+    Password,
+    TrustedProxy,
+}
+
+/// `gateway.auth.rateLimit`: failed-auth limits, in the official keys
+/// (milliseconds as numbers).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RateLimitSection {
+    pub max_attempts: Option<u32>,
+    pub window_ms: Option<u64>,
+    pub lockout_ms: Option<u64>,
+    pub exempt_loopback: Option<bool>,
+}
+
+/// `gateway.auth.trustedProxy`: the user a trusted proxy vouches for, in a
+/// header it sets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrustedProxySection {
+    pub user_header: Option<String>,
+    pub required_headers: Option<Vec<String>>,
+    pub allow_users: Option<Vec<String>>,
+    pub allow_loopback: Option<bool>,
 }
 
 /// `gateway.ha.*`: leadership through the lease (see `crate::ha`).

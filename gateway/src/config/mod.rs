@@ -1,6 +1,8 @@
-//! Configuration: the JSON5 file (`file`), durations (`duration`), and the
-//! precedence of flags, environment, file and profiles (`resolve`).
+//! Configuration: the JSON5 file (`file`), durations (`duration`), the
+//! precedence of flags, environment, file and profiles (`resolve`), and how
+//! clients authenticate (`auth`).
 
+pub mod auth;
 pub mod duration;
 pub mod file;
 pub mod resolve;

@@ -21,6 +21,7 @@ fn flags(profile: Option<&str>, dev: bool, port: Option<u16>, token: Option<&str
         dev,
         port,
         token: token.map(str::to_string),
+        password: None,
         node: None,
     }
 }
@@ -162,4 +163,91 @@ fn contradictions_and_bad_values_are_errors() {
     .unwrap();
     let e = s.check_exposure().unwrap_err();
     assert!(e.contains("no token"), "{e}");
+}
+
+/// `gateway.auth` and `gateway.trustedProxies`: the mode that follows from
+/// the secrets, where a password comes from, and mistakes named by key.
+#[test]
+fn auth_modes_and_their_mistakes() {
+    use super::auth::AuthMode;
+    let home = Path::new("/home/u");
+    let resolve = |file: &str, env: &[(&str, &str)]| {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let o = Overrides::default();
+        let l = Locations::resolve(&o, &lookup, home).unwrap();
+        Settings::resolve(&o, &lookup, home, l, parse(file).unwrap())
+    };
+    let s = resolve("{}", &[]).unwrap();
+    assert_eq!(s.auth.mode, AuthMode::None);
+    let s = resolve(
+        r#"{gateway: {auth: {token: "t"}}}"#,
+        &[("OPENCLAW_GATEWAY_PASSWORD", " pw ")],
+    )
+    .unwrap();
+    assert_eq!(
+        s.auth.mode,
+        AuthMode::Password,
+        "a password wins over a token"
+    );
+    assert_eq!(
+        (s.password.value.as_deref(), s.password.source),
+        (Some("pw"), Source::Env("OPENCLAW_GATEWAY_PASSWORD"))
+    );
+    let s = resolve(
+        r#"{gateway: {trustedProxies: ["10.0.0.0/8", "::1"], allowRealIpFallback: true,
+            auth: {token: "t", rateLimit: {maxAttempts: 3, windowMs: 1000, lockoutMs: 2000}}}}"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.auth.mode, AuthMode::Token);
+    assert_eq!(s.ingress.trusted_proxies.len(), 2);
+    assert!(s.ingress.allow_real_ip_fallback);
+    assert_eq!(s.auth.rate_limit.max_attempts, 3);
+    assert_eq!(s.auth.rate_limit.lockout, std::time::Duration::from_secs(2));
+    for (file, says) in [
+        (
+            r#"{gateway: {auth: {mode: "token"}}}"#,
+            "no token was configured",
+        ),
+        (
+            r#"{gateway: {auth: {mode: "password", token: "t"}}}"#,
+            "no password was configured",
+        ),
+        (
+            r#"{gateway: {auth: {password: ""}}}"#,
+            "gateway.auth.password",
+        ),
+        (
+            r#"{gateway: {trustedProxies: ["10.0.0.0/8", "proxy.local"]}}"#,
+            "gateway.trustedProxies[1]",
+        ),
+        (
+            r#"{gateway: {auth: {mode: "trusted-proxy", trustedProxy: {userHeader: "X-User"}}}}"#,
+            "needs gateway.trustedProxies",
+        ),
+        (
+            r#"{gateway: {trustedProxies: ["10.0.0.1"], auth: {mode: "trusted-proxy"}}}"#,
+            "userHeader",
+        ),
+        (
+            r#"{gateway: {trustedProxies: ["10.0.0.1"], auth: {mode: "trusted-proxy", token: "t", trustedProxy: {userHeader: "X-User"}}}}"#,
+            "mutually exclusive",
+        ),
+        (
+            r#"{gateway: {auth: {token: "t", rateLimit: {maxAttempts: 0}}}}"#,
+            "maxAttempts",
+        ),
+    ] {
+        let e = resolve(file, &[]).unwrap_err();
+        assert!(
+            e.contains(says) && e.contains("openclaw.json"),
+            "{file}: {e}"
+        );
+    }
+    let e = parse(r#"{gateway: {auth: {mode: "oauth"}}}"#).unwrap_err();
+    assert!(e.contains("mode"), "{e}");
 }

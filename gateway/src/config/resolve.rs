@@ -1,8 +1,10 @@
 //! Where each setting comes from: flag > environment > config file > profile
 //! default > built-in default. Nothing already set is overridden.
 
+use super::auth::{self, AuthMode, AuthSettings};
 use super::file::{self, FileConfig, GatewayMode, LockType, Storage};
 use crate::ha::settings::{HaSettings, LockPlace};
+use crate::ingress::{IngressPolicy, TrustedProxies};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ pub struct Overrides {
     pub dev: bool,
     pub port: Option<u16>,
     pub token: Option<String>,
+    pub password: Option<String>,
     pub node: Option<String>,
 }
 
@@ -165,6 +168,11 @@ pub struct Settings {
     pub port: Sourced<u16>,
     pub bind: Sourced<IpAddr>,
     pub token: Sourced<Option<String>>,
+    pub password: Sourced<Option<String>>,
+    /// `gateway.auth`: the mode and the failed-auth limits.
+    pub auth: AuthSettings,
+    /// `gateway.trustedProxies` and `gateway.allowRealIpFallback`.
+    pub ingress: IngressPolicy,
     pub node: String,
     pub lock_type: Sourced<LockType>,
     pub sessions: SessionStorage,
@@ -234,20 +242,35 @@ impl Settings {
             ),
             None => sourced(IpAddr::from([127, 0, 0, 1]), Source::Default),
         };
-        let token = if let Some(t) = &o.token {
-            sourced(Some(t.clone()), Source::Flag("--token"))
-        } else if let Some(t) = env("OPENCLAW_GATEWAY_TOKEN").filter(|s| !s.is_empty()) {
-            sourced(Some(t), Source::Env("OPENCLAW_GATEWAY_TOKEN"))
-        } else if let Some(t) = g.auth.token {
-            if t.is_empty() {
-                return Err(format!(
-                    "{}: empty; remove the key or set a token",
-                    at("gateway.auth.token")
-                ));
-            }
-            sourced(Some(t), Source::File)
-        } else {
-            sourced(None, Source::Default)
+        let token = auth::secret(
+            (o.token.as_ref(), "--token"),
+            (env("OPENCLAW_GATEWAY_TOKEN"), "OPENCLAW_GATEWAY_TOKEN"),
+            g.auth.token.as_ref(),
+            &at("gateway.auth.token"),
+        )?;
+        let password = auth::secret(
+            (o.password.as_ref(), "--password"),
+            (
+                env("OPENCLAW_GATEWAY_PASSWORD"),
+                "OPENCLAW_GATEWAY_PASSWORD",
+            ),
+            g.auth.password.as_ref(),
+            &at("gateway.auth.password"),
+        )?;
+        let trusted_proxies = TrustedProxies::parse(g.trusted_proxies.as_deref().unwrap_or(&[]))
+            .map_err(|(i, why)| {
+                format!("{}: {why}", at(&format!("gateway.trustedProxies[{i}]")))
+            })?;
+        let auth = AuthSettings::resolve(
+            &g.auth,
+            token.value.as_deref(),
+            password.value.as_deref(),
+            &trusted_proxies,
+            &at,
+        )?;
+        let ingress = IngressPolicy {
+            trusted_proxies,
+            allow_real_ip_fallback: g.allow_real_ip_fallback.unwrap_or(false),
         };
         let lock_type = match env("OPENCLAW_LOCK_TYPE").filter(|s| !s.is_empty()) {
             Some(t) => sourced(
@@ -407,6 +430,9 @@ impl Settings {
             port,
             bind,
             token,
+            password,
+            auth,
+            ingress,
             node,
             lock_type,
             sessions,
@@ -423,9 +449,9 @@ impl Settings {
     /// Refuses to serve beyond loopback without a token: anyone who reaches the
     /// port could drive the agents.
     pub fn check_exposure(&self) -> Result<(), String> {
-        if !self.bind.value.is_loopback() && self.token.value.is_none() {
+        if !self.bind.value.is_loopback() && self.auth.mode == AuthMode::None {
             return Err(format!(
-                "gateway.bind is {} (reachable beyond this machine) but no token is set: set \
+                "gateway.bind is {} (reachable beyond this machine) but no token or password is set: set \
                  gateway.auth.token in {}, OPENCLAW_GATEWAY_TOKEN, or --token",
                 self.bind.value,
                 self.locations.config_path.value.display()

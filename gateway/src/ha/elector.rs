@@ -30,7 +30,8 @@ pub fn candidate(s: &HaSettings) -> bool {
 }
 
 /// How long a step-down or hand-over keeps this node from taking the lease
-/// back, so that another node can.
+/// back, so that another node can. It ends early once another node holds
+/// the lease, and never holds back a free lease nobody else live can take.
 fn cooldown(s: &HaSettings) -> Duration {
     s.ttl * 2
 }
@@ -119,6 +120,11 @@ impl Elector {
         ha.leadership.saw(view.holder.clone());
         if let Some(holder) = view.holder {
             self.free_since = None;
+            // Someone took over: the cooldown after a hand-over has done its
+            // job, and must not delay taking the lease if that holder dies.
+            if holder.node != self.claim.node {
+                self.cooldown_until = None;
+            }
             self.last_holder = Some(holder.node.clone());
             self.maybe_ask_step_down(&holder).await;
             // Look again just after it would expire unless renewed.
@@ -172,7 +178,12 @@ impl Elector {
         if !candidate(s) {
             return Err(s.renew);
         }
-        if self.cooldown_until.is_some_and(|t| Instant::now() < t) {
+        // After a hand-over, leave the free lease to another live candidate;
+        // with none left there is nobody to wait for.
+        let other_candidate = nodes
+            .iter()
+            .any(|n| n.node != *me && n.live(now) && n.candidate);
+        if self.cooldown_until.is_some_and(|t| Instant::now() < t) && other_candidate {
             return Err(s.renew / 4);
         }
         let primary_down = *ha.primary.borrow() == Primary::Down;

@@ -4,10 +4,13 @@
 use super::frames::{self, ErrorShape, PROTOCOL_VERSION};
 use super::origin::RequestOrigin;
 use super::schema;
+use crate::auth::Failure;
 use crate::clock::now_ms;
+use crate::ingress::Attribution;
 use crate::node::{Node, VERSION};
+use axum::http::HeaderMap;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
+use std::net::IpAddr;
 
 /// A client that completed `connect`.
 #[derive(Debug, Clone)]
@@ -17,6 +20,20 @@ pub struct Client {
     pub info: Value,
     pub role: String,
     pub scopes: Vec<String>,
+    /// How it authenticated, as `hello-ok` reports it.
+    pub auth_method: &'static str,
+    /// The user a trusted proxy named.
+    pub user: Option<String>,
+    /// Its address as presence reports it: none for a client on this machine.
+    pub ip: Option<IpAddr>,
+}
+
+/// Where the upgrade came from.
+pub struct Ingress<'a> {
+    pub attribution: Attribution,
+    /// The socket peer.
+    pub peer: IpAddr,
+    pub headers: &'a HeaderMap,
 }
 
 /// Why a `connect` was refused, with the WebSocket close code and reason.
@@ -58,11 +75,12 @@ pub fn challenge() -> Value {
 /// Checks a `connect` request's params in the official gateway's order:
 /// the official schema, the protocol range, the role, the browser origin,
 /// then the token.
-pub fn accept(
+pub async fn accept(
     node: &Node,
     conn_id: &str,
     params: &Value,
     origin: &RequestOrigin,
+    ingress: &Ingress<'_>,
 ) -> Result<Client, Box<Refusal>> {
     if let Err(what) = schema::check("connect", params) {
         let message = format!("invalid connect params: {what}");
@@ -127,45 +145,116 @@ pub fn accept(
             .with_details(json!({"code": "CONTROL_UI_ORIGIN_NOT_ALLOWED", "reason": reason}));
         return Err(refusal(error, 1008, message, "origin"));
     }
-    if let Some(expected) = &node.settings.token.value {
-        let given = params
-            .pointer("/auth/token")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if given.is_empty() {
-            // No token and no device identity (this node pairs no devices):
-            // the official gateway's answer.
-            let error = ErrorShape {
-                code: frames::NOT_PAIRED,
-                ..ErrorShape::invalid("device identity required")
-            }
-            .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"}));
-            return Err(refusal(
-                error,
-                1008,
-                "device identity required",
-                "unauthorized",
-            ));
-        }
-        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            let error = ErrorShape::invalid(
-                "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)",
-            )
-            .with_details(json!({
-                "code": "AUTH_TOKEN_MISMATCH",
-                "authReason": "token_mismatch",
-                "canRetryWithDeviceToken": false,
-                "recommendedNextStep": "update_auth_credentials",
-            }));
-            return Err(refusal(error, 1008, "unauthorized", "unauthorized"));
-        }
-    }
+    let attempt = crate::auth::Attempt {
+        attribution: ingress.attribution,
+        peer: ingress.peer,
+        headers: ingress.headers,
+        origin: origin.origin.as_deref(),
+        auth: params.get("auth").unwrap_or(&Value::Null),
+    };
+    let granted = crate::auth::authorize(&node.settings, &node.limiter, &attempt)
+        .await
+        .map_err(|f| auth_refusal(&info, ingress.attribution.is_local(), f))?;
     Ok(Client {
         conn_id: conn_id.to_string(),
         info,
         role,
         scopes,
+        auth_method: granted.method,
+        user: granted.user,
+        ip: ingress.attribution.reported(),
     })
+}
+
+/// The official error frame and close for a refused `connect`, with the
+/// hint the official gateway gives this kind of client.
+fn auth_refusal(client: &Value, local: bool, failure: Failure) -> Box<Refusal> {
+    let mode = client.get("mode").and_then(Value::as_str).unwrap_or("");
+    let id = client.get("id").and_then(Value::as_str).unwrap_or("");
+    let cli = mode == "cli";
+    let ui = matches!(
+        id,
+        "openclaw-control-ui" | "openclaw-browser-copilot" | "openclaw-tui" | "webchat-ui"
+    ) || mode == "webchat";
+    let hint = |secret: &str, ui_hint: &str| match (cli, local, ui) {
+        (true, true, _) if secret == "token" => {
+            "use this gateway's gateway.auth.token or pair the device".to_string()
+        }
+        (true, true, _) => format!("use this gateway's gateway.auth.{secret}"),
+        (true, false, _) => format!("set gateway.remote.{secret} to match gateway.auth.{secret}"),
+        (false, _, true) => ui_hint.to_string(),
+        _ => format!("provide gateway auth {secret}"),
+    };
+    let (message, code, reason, next) = match &failure {
+        Failure::DeviceIdentityRequired => {
+            let error = ErrorShape {
+                code: frames::NOT_PAIRED,
+                ..ErrorShape::invalid("device identity required")
+            }
+            .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"}));
+            return refusal(error, 1008, "device identity required", "unauthorized");
+        }
+        Failure::TokenMismatch => (
+            format!(
+                "unauthorized: gateway token mismatch ({})",
+                hint(
+                    "token",
+                    "open the dashboard URL and paste the token in Control UI settings"
+                )
+            ),
+            "AUTH_TOKEN_MISMATCH",
+            "token_mismatch".to_string(),
+            "update_auth_credentials",
+        ),
+        Failure::PasswordMismatch => (
+            format!(
+                "unauthorized: gateway password mismatch ({})",
+                hint("password", "enter the password in Control UI settings")
+            ),
+            "AUTH_PASSWORD_MISMATCH",
+            "password_mismatch".to_string(),
+            "update_auth_credentials",
+        ),
+        Failure::RateLimited(_) => (
+            "unauthorized: too many failed authentication attempts (retry later)".to_string(),
+            "AUTH_RATE_LIMITED",
+            "rate_limited".to_string(),
+            "wait_then_retry",
+        ),
+        Failure::TrustedProxy(reason) => {
+            let message = if mode == "node" && reason.starts_with("trusted_proxy_missing_header_") {
+                "gateway rejected this node: trusted-proxy identity-header authentication is required and no usable machine credential was accepted; run `openclaw doctor` on the Gateway"
+            } else {
+                "unauthorized"
+            };
+            let code = if reason.starts_with("trusted_proxy_missing_header_") {
+                "AUTH_IDENTITY_HEADER_REQUIRED"
+            } else {
+                "AUTH_UNAUTHORIZED"
+            };
+            (
+                message.to_string(),
+                code,
+                reason.clone(),
+                "review_auth_configuration",
+            )
+        }
+    };
+    let mut error = ErrorShape::invalid(&message).with_details(json!({
+        "code": code,
+        "authReason": reason,
+        "canRetryWithDeviceToken": false,
+        "recommendedNextStep": next,
+    }));
+    let metric = match failure {
+        Failure::RateLimited(left) => {
+            error.retryable = Some(true);
+            error.retry_after_ms = Some(left.as_millis() as u64);
+            "rate_limited"
+        }
+        _ => "unauthorized",
+    };
+    refusal(error, 1008, &message, metric)
 }
 
 /// Whether the client's scopes allow a method. Admin includes write, write
@@ -236,7 +325,7 @@ pub fn hello(
             },
         },
         "auth": {
-            "method": if node.settings.token.value.is_some() { "token" } else { "none" },
+            "method": client.auth_method,
             "role": client.role,
             "scopes": client.scopes,
         },

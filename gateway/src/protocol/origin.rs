@@ -18,17 +18,18 @@ pub struct RequestOrigin {
     pub origin: Option<String>,
     /// The `Host` header, if any.
     pub host: Option<String>,
-    /// Whether the TCP peer is a loopback address (a client on this machine).
+    /// Whether the client is on this machine, straight to the port (not
+    /// through a proxy, which may carry anyone's browser).
     pub local: bool,
 }
 
 impl RequestOrigin {
-    /// From the upgrade's headers and the peer address.
-    pub fn new(origin: Option<&str>, host: Option<&str>, peer: IpAddr) -> Self {
+    /// From the upgrade's headers and whether the client is local.
+    pub fn new(origin: Option<&str>, host: Option<&str>, local: bool) -> Self {
         RequestOrigin {
             origin: origin.map(str::to_string),
             host: host.map(str::to_string),
-            local: peer.is_loopback(),
+            local,
         }
     }
 }

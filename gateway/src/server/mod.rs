@@ -1,5 +1,6 @@
 //! The gateway port: HTTP probes and metrics, and the WebSocket protocol on `/`.
 
+mod ingress;
 mod probes;
 mod ws;
 
@@ -17,15 +18,22 @@ const RESIGN_GRACE: Duration = Duration::from_secs(2);
 /// How long a stopping node waits for its connections to take the `shutdown` event.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
-/// Every route on the gateway port.
+/// Every route on the gateway port. All but the liveness probes (which
+/// must answer whatever a balancer sends) first attribute the request.
 pub fn router(node: Arc<Node>) -> Router {
-    Router::new()
+    let attributed = Router::new()
         .route("/", get(ws::upgrade))
-        .route("/health", get(probes::live))
-        .route("/healthz", get(probes::live))
         .route("/ready", get(probes::ready))
         .route("/readyz", get(probes::ready))
         .route("/metrics", get(probes::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            ingress::attribute,
+        ));
+    Router::new()
+        .route("/health", get(probes::live))
+        .route("/healthz", get(probes::live))
+        .merge(attributed)
         .with_state(node)
 }
 

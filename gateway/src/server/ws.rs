@@ -3,6 +3,7 @@
 //! graceful stop. A writer task owns the socket's sending half; what it has not
 //! sent yet is counted against `maxBufferedBytes`.
 
+use crate::ingress::Attribution;
 use crate::methods;
 use crate::node::Node;
 use crate::protocol::frames::{self, ErrorShape, ParseError};
@@ -13,6 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::stream::{SplitStream, StreamExt};
 use futures_util::SinkExt;
 use serde_json::json;
@@ -29,13 +31,20 @@ const READ_BUFFER: usize = 8 * 1024;
 pub async fn upgrade(
     State(node): State<Arc<Node>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(attribution): Extension<Attribution>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
         Ok(ws) => {
             let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let origin = RequestOrigin::new(header("origin"), header("host"), peer.ip());
+            let origin =
+                RequestOrigin::new(header("origin"), header("host"), attribution.is_local());
+            let from = Caller {
+                peer,
+                attribution,
+                headers,
+            };
             let max = node.settings.limits.max_payload;
             // Small buffers: most clients are idle most of the time, and the
             // 128 KiB defaults made a thousand idle clients cost 200 MB.
@@ -43,7 +52,7 @@ pub async fn upgrade(
                 .max_frame_size(max)
                 .read_buffer_size(READ_BUFFER)
                 .write_buffer_size(0)
-                .on_upgrade(move |socket| connection(node, socket, peer, origin))
+                .on_upgrade(move |socket| connection(node, socket, from, origin))
         }
         Err(_) => format!(
             "OpenClaw gateway node {}: connect with a WebSocket (protocol {})\n",
@@ -52,6 +61,15 @@ pub async fn upgrade(
         )
         .into_response(),
     }
+}
+
+/// Where a connection comes from: the socket peer, who it is on behalf of,
+/// and the upgrade's headers (a trusted proxy's user header is read at
+/// `connect`).
+struct Caller {
+    peer: SocketAddr,
+    attribution: Attribution,
+    headers: HeaderMap,
 }
 
 enum Out {
@@ -190,7 +208,7 @@ async fn next(stream: &mut SplitStream<WebSocket>) -> Incoming {
     }
 }
 
-async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr, origin: RequestOrigin) {
+async fn connection(node: Arc<Node>, socket: WebSocket, from: Caller, origin: RequestOrigin) {
     node.metrics.connections.inc();
     let _counted = Counted(node.clone());
     let conn_id = uuid::Uuid::new_v4().to_string();
@@ -233,11 +251,11 @@ async fn connection(node: Arc<Node>, socket: WebSocket, peer: SocketAddr, origin
             }
         }
     });
-    if let Some(client) = handshake(&node, &conn_id, &mut stream, &out, peer, &origin).await {
+    if let Some(client) = handshake(&node, &conn_id, &mut stream, &out, &from, &origin).await {
         let tracked = crate::presence::Presence::tracks(&client.info);
         if tracked {
-            node.presence
-                .join(&conn_id, &client.info, &peer.ip().to_string());
+            let user = client.user.as_deref();
+            node.presence.join(&conn_id, &client.info, client.ip, user);
         }
         serve(&node, &client, &mut stream, &out).await;
         if tracked {
@@ -269,21 +287,27 @@ async fn handshake(
     conn_id: &str,
     stream: &mut SplitStream<WebSocket>,
     out: &Outbox,
-    peer: SocketAddr,
+    from: &Caller,
     origin: &RequestOrigin,
 ) -> Option<Client> {
+    let peer = from.peer;
+    // Logs name the socket peer and, for a proxied client, who it is.
+    let client_ip = from
+        .attribution
+        .client()
+        .filter(|_| !from.attribution.is_local());
     let challenge = handshake::challenge().to_string();
     out.send(frames::event_frame("connect.challenge", &challenge, None));
     let count = |metric: &str| node.metrics.handshakes.with_label_values(&[metric]).inc();
     let close = |metric: &str, code: u16, reason: &str| {
         count(metric);
-        tracing::info!(%peer, conn_id, reason, "handshake refused");
+        tracing::info!(%peer, client = ?client_ip, conn_id, reason, "handshake refused");
         out.close(code, reason);
         None
     };
     let refuse = |metric: &str, id: &str, error: ErrorShape, code: u16, reason: &str| {
         count(metric);
-        tracing::info!(%peer, conn_id, reason, message = %error.message, "handshake refused");
+        tracing::info!(%peer, client = ?client_ip, conn_id, reason, message = %error.message, "handshake refused");
         out.error(id, &error);
         out.close(code, reason);
         None
@@ -324,7 +348,12 @@ async fn handshake(
             message,
         );
     }
-    match handshake::accept(node, conn_id, &request.params, origin) {
+    let ingress = handshake::Ingress {
+        attribution: from.attribution,
+        peer: peer.ip(),
+        headers: &from.headers,
+    };
+    match handshake::accept(node, conn_id, &request.params, origin, &ingress).await {
         Err(r) => refuse(
             r.metric,
             &request.id,
