@@ -6,7 +6,8 @@
 #   make docker       the images; make docker-test  the Compose stack for real (docker/)
 SHELL := /bin/bash
 CARGO ?= cargo
-APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl
+# prometheus: its promtool checks /metrics and the alert rules in docker/prometheus.
+APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl prometheus
 
 .PHONY: run test deps build lint docker docker-test k8s-validate bench bench-ws bench-tls bench-gateway bench-ha chaos interop interop-diff clean
 
@@ -18,6 +19,7 @@ deps:
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true; \
 	fi
 
 # The shipped binaries, in target/dist/ (see [profile.dist] in Cargo.toml).

@@ -1,8 +1,11 @@
-//! `/metrics`: the node's Prometheus metrics, all named `openclaw_gateway_*`.
+//! `/metrics`: the node's Prometheus metrics, all named `openclaw_gateway_*`
+//! (the process's own are the standard `process_*`). Labels are bounded:
+//! method names come from the method table, operations and results from
+//! the code, never from a client.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The node's metrics.
@@ -31,6 +34,8 @@ pub struct Metrics {
     pub lease_epoch: IntGauge,
     /// Terms this node took over from another node.
     pub failovers: IntCounter,
+    /// Terms this node started, whoever led before: the flapping alert's count.
+    pub terms: IntCounter,
     /// Lease renewal round trips.
     pub lease_renew_seconds: Histogram,
     /// Leader-only job ticks by result (`ran`, `duplicate`, `stale`, `error`).
@@ -38,112 +43,137 @@ pub struct Metrics {
     /// Requests to the port by client attribution (`direct-local`,
     /// `direct-remote`, `trusted-proxy`, `unattributable-proxy`).
     pub ingress: IntCounterVec,
+    /// WebSocket data frames received from clients.
+    pub frames_in: IntCounter,
+    /// WebSocket data frames sent to clients.
+    pub frames_out: IntCounter,
+    /// Redis call latency by operation (see [`crate::redis_link`]).
+    pub redis_seconds: HistogramVec,
+    /// Whether Redis answered this node's last call, by link (`sessions`, `lock`).
+    pub redis_up: IntGaugeVec,
+    /// Always 1, with the hash of the settings every node should share
+    /// (`nodes` flags drift on it) as its label.
+    pub config_info: IntGaugeVec,
 }
 
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(format!("openclaw_gateway_{name}"), help).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
+        // Registers a new metric and hands it back.
+        macro_rules! registered {
+            ($metric:expr) => {{
+                let metric = $metric.expect("valid metric");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("unique metric");
+                metric
+            }};
+        }
+        let name = |name: &str| format!("openclaw_gateway_{name}");
+        let gauge = |n: &str, help: &str| registered!(IntGauge::new(name(n), help));
+        let gauges = |n: &str, help: &str, labels: &[&str]| {
+            registered!(IntGaugeVec::new(Opts::new(name(n), help), labels))
         };
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(format!("openclaw_gateway_{name}"), help), labels)
-                .expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
+        let counter = |n: &str, help: &str| registered!(IntCounter::new(name(n), help));
+        let counters = |n: &str, help: &str, labels: &[&str]| {
+            registered!(IntCounterVec::new(Opts::new(name(n), help), labels))
         };
-        let connections = gauge("connections", "Open WebSocket connections");
-        let sessions = gauge("sessions", "Sessions in the session store");
-        let runs_active = gauge("runs_active", "Agent runs in progress on this node");
-        let plain_counter = |name: &str, help: &str| {
-            let c =
-                IntCounter::new(format!("openclaw_gateway_{name}"), help).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
+        let histograms = |n: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name(n), help).buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                2.5,
+            ]);
+            registered!(HistogramVec::new(opts, labels))
         };
-        let slow_consumers = plain_counter(
-            "slow_consumers_total",
-            "Connections closed because they fell behind",
-        );
-        let leader = gauge("leader", "1 while this node holds the leader lease");
-        let lease_epoch = gauge(
-            "lease_epoch",
-            "Fencing epoch of this node's current or last leader term",
-        );
-        let failovers = plain_counter(
-            "failovers_total",
-            "Leader terms this node took over from another node",
-        );
-        let lease_renew_seconds = Histogram::with_opts(
+        let lease_renew_seconds = registered!(Histogram::with_opts(
             HistogramOpts::new(
-                "openclaw_gateway_lease_renew_seconds",
-                "Leader lease renewal round trip",
+                name("lease_renew_seconds"),
+                "Leader lease renewal round trip"
             )
             .buckets(vec![
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-            ]),
+            ])
+        ));
+        let frames = counters(
+            "frames_total",
+            "WebSocket data frames (text, binary) by direction (in: from clients, out: to clients)",
+            &["direction"],
+        );
+        gauges(
+            "build_info",
+            "Always 1; the running binary's version as a label",
+            &["version"],
         )
-        .expect("valid metric");
+        .with_label_values(&[crate::node::VERSION])
+        .set(1);
+        // CPU, memory and descriptors from /proc, under the standard names.
+        #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(lease_renew_seconds.clone()))
-            .expect("unique metric");
-        let jobs = counter("jobs_total", "Leader-only job ticks by result", &["result"]);
-        let handshakes = counter(
-            "handshakes_total",
-            "WebSocket handshakes by result",
-            &["result"],
-        );
-        let requests = counter(
-            "requests_total",
-            "Protocol requests by method and result",
-            &["method", "result"],
-        );
-        let runs = counter("runs_total", "Agent runs by result", &["result"]);
-        let ingress = counter(
-            "ingress_requests_total",
-            "Requests to the gateway port by client attribution",
-            &["kind"],
-        );
-        let store_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "openclaw_gateway_store_seconds",
-                "Session store operation latency",
-            )
-            .buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-                2.5,
-            ]),
-            &["op"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(store_seconds.clone()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .expect("unique metric");
         Metrics {
-            registry,
-            connections,
-            handshakes,
-            requests,
-            sessions,
-            runs,
-            runs_active,
-            store_seconds,
-            slow_consumers,
-            leader,
-            lease_epoch,
-            failovers,
+            connections: gauge("connections", "Open WebSocket connections"),
+            handshakes: counters(
+                "handshakes_total",
+                "WebSocket handshakes by result",
+                &["result"],
+            ),
+            requests: counters(
+                "requests_total",
+                "Protocol requests by method and result",
+                &["method", "result"],
+            ),
+            sessions: gauge("sessions", "Sessions in the session store"),
+            runs: counters("runs_total", "Agent runs by result", &["result"]),
+            runs_active: gauge("runs_active", "Agent runs in progress on this node"),
+            store_seconds: histograms("store_seconds", "Session store operation latency", &["op"]),
+            slow_consumers: counter(
+                "slow_consumers_total",
+                "Connections closed because they fell behind",
+            ),
+            leader: gauge("leader", "1 while this node holds the leader lease"),
+            lease_epoch: gauge(
+                "lease_epoch",
+                "Fencing epoch of this node's current or last leader term",
+            ),
+            failovers: counter(
+                "failovers_total",
+                "Leader terms this node took over from another node",
+            ),
+            terms: counter(
+                "leader_terms_total",
+                "Leader terms this node started (after another node's term or its own)",
+            ),
             lease_renew_seconds,
-            jobs,
-            ingress,
+            ingress: counters(
+                "ingress_requests_total",
+                "Requests to the gateway port by client attribution",
+                &["kind"],
+            ),
+            jobs: counters("jobs_total", "Leader-only job ticks by result", &["result"]),
+            frames_in: frames.with_label_values(&["in"]),
+            frames_out: frames.with_label_values(&["out"]),
+            redis_seconds: histograms(
+                "redis_seconds",
+                "Redis call latency by operation, failed and timed-out calls included",
+                &["op"],
+            ),
+            redis_up: gauges(
+                "redis_up",
+                "1 if Redis answered this node's last call on the link (sessions, lock), 0 if it \
+                 could not be reached or did not answer in time",
+                &["link"],
+            ),
+            config_info: gauges(
+                "config_info",
+                "Always 1; the hash of the settings every node of a cluster should share \
+                 (as `openclaw gateway nodes` shows it) as a label",
+                &["config_hash"],
+            ),
+            registry,
         }
     }
 

@@ -45,6 +45,14 @@ impl Node {
     pub fn start(settings: Settings) -> Result<Arc<Node>, String> {
         let readiness = Arc::new(Readiness::default());
         let ha = crate::ha::Ha::new(&settings)?;
+        let metrics = Metrics::new();
+        metrics
+            .config_info
+            .with_label_values(&[&ha.config_hash])
+            .set(1);
+        if let Some(link) = &ha.redis {
+            link.report_to(&metrics, "lock");
+        }
         let (stopping, _) = watch::channel(false);
         let boot_id = uuid::Uuid::new_v4().to_string();
         let (store, bus, redis): (Arc<dyn SessionStore>, Arc<Bus>, _) = match &settings.sessions {
@@ -55,6 +63,7 @@ impl Node {
             ),
             SessionStorage::Redis { url, prefix, ttl } => {
                 let link = Arc::new(RedisLink::new(url)?);
+                link.report_to(&metrics, "sessions");
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let store = Arc::new(RedisStore::new(link.clone(), prefix, *ttl));
                 (
@@ -77,7 +86,7 @@ impl Node {
             store,
             bus,
             readiness,
-            metrics: Metrics::new(),
+            metrics,
             presence,
             limiter,
             ha,

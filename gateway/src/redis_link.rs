@@ -1,10 +1,14 @@
 //! One lazily made, self-healing Redis connection per URL. A node starts even when
 //! Redis is down: the first use connects, and redis-rs's connection manager
-//! reconnects after that. Every call is bounded by a timeout.
+//! reconnects after that. Every call is bounded by a timeout, named by an
+//! operation, and (on a node) timed in the metrics.
 
+use crate::metrics::Metrics;
 use futures_util::StreamExt;
+use prometheus::{HistogramVec, IntGauge};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, OnceCell};
 
 /// What a channel subscription reports, see [`RedisLink::follow`].
@@ -25,6 +29,13 @@ pub struct RedisLink {
     client: redis::Client,
     url: String,
     manager: OnceCell<ConnectionManager>,
+    reporting: OnceLock<Reporting>,
+}
+
+/// Where a link's calls are counted (see [`RedisLink::report_to`]).
+struct Reporting {
+    latency: HistogramVec,
+    up: IntGauge,
 }
 
 impl RedisLink {
@@ -42,6 +53,7 @@ impl RedisLink {
             client,
             url: url.to_string(),
             manager: OnceCell::new(),
+            reporting: OnceLock::new(),
         })
     }
 
@@ -77,52 +89,108 @@ impl RedisLink {
             .map_err(|e| format!("redis {}: {e}", self.url))
     }
 
-    /// Runs one command or script invocation with the call timeout.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, String>
+    /// Reports this link's calls from now on: their latency in
+    /// `openclaw_gateway_redis_seconds` and whether Redis answered in
+    /// `openclaw_gateway_redis_up{link}`. Links made by the CLI report nowhere.
+    pub fn report_to(&self, metrics: &Metrics, link: &str) {
+        let _ = self.reporting.set(Reporting {
+            latency: metrics.redis_seconds.clone(),
+            up: metrics.redis_up.with_label_values(&[link]),
+        });
+    }
+
+    /// Runs one command or script invocation with the call timeout; `op`
+    /// names it in the latency metric (one of a fixed set, never data).
+    pub async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, String>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        self.call_within(CALL_TIMEOUT, f).await
+        self.call_within(op, CALL_TIMEOUT, f).await
     }
 
     /// Like [`call`](Self::call), bounded by `limit` (connecting included):
     /// the lease needs answers well within its renew interval.
-    pub async fn call_within<T, F, Fut>(&self, limit: Duration, f: F) -> Result<T, String>
+    pub async fn call_within<T, F, Fut>(
+        &self,
+        op: &'static str,
+        limit: Duration,
+        f: F,
+    ) -> Result<T, String>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let conn = tokio::time::timeout(limit, self.conn())
-            .await
-            .map_err(|_| format!("redis {}: no connection within {limit:?}", self.url))??;
+        let start = Instant::now();
+        let (result, answered) = self.attempt(limit, f).await;
+        if let Some(r) = self.reporting.get() {
+            r.latency
+                .with_label_values(&[op])
+                .observe(start.elapsed().as_secs_f64());
+            r.up.set(answered as i64);
+        }
+        result
+    }
+
+    /// One call; also whether Redis answered it (an error reply is an
+    /// answer; no connection, a lost one or no reply in time is not).
+    async fn attempt<T, F, Fut>(&self, limit: Duration, f: F) -> (Result<T, String>, bool)
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = match tokio::time::timeout(limit, self.conn()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return (Err(e), false),
+            Err(_) => {
+                let e = format!("redis {}: no connection within {limit:?}", self.url);
+                return (Err(e), false);
+            }
+        };
         match tokio::time::timeout(limit, f(conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(format!("redis {}: {e}", self.url)),
-            Err(_) => Err(format!("redis {}: no answer within {limit:?}", self.url)),
+            Ok(Ok(v)) => (Ok(v), true),
+            Ok(Err(e)) => {
+                let answered = !(e.is_io_error() || e.is_unrecoverable_error());
+                (Err(format!("redis {}: {e}", self.url)), answered)
+            }
+            Err(_) => (
+                Err(format!("redis {}: no answer within {limit:?}", self.url)),
+                false,
+            ),
         }
     }
 }
 
 impl RedisLink {
-    /// Runs a prepared Lua script invocation within `limit`.
+    /// Runs a prepared Lua script invocation within `limit` (`op` as in
+    /// [`call`](Self::call)).
     pub async fn script<T: redis::FromRedisValue>(
         &self,
+        op: &'static str,
         limit: Duration,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
-        self.call_within(limit, |mut c| async move { inv.invoke_async(&mut c).await })
-            .await
+        self.call_within(
+            op,
+            limit,
+            |mut c| async move { inv.invoke_async(&mut c).await },
+        )
+        .await
     }
 
-    /// Runs one command within `limit`.
+    /// Runs one command within `limit` (`op` as in [`call`](Self::call)).
     pub async fn command<T: redis::FromRedisValue>(
         &self,
+        op: &'static str,
         limit: Duration,
         cmd: redis::Cmd,
     ) -> Result<T, String> {
-        self.call_within(limit, |mut c| async move { cmd.query_async(&mut c).await })
-            .await
+        self.call_within(
+            op,
+            limit,
+            |mut c| async move { cmd.query_async(&mut c).await },
+        )
+        .await
     }
 
     /// Follows a pub/sub channel until `stop` changes, reconnecting with

@@ -66,12 +66,12 @@ impl BackgroundService for Reloader {
             }
             match self.reload() {
                 Ok(()) => {
-                    metrics().reloads("ok").inc();
+                    metrics().reloaded();
                     self.reloaded.notify_one();
                     info!(config = %self.config.path, "configuration reloaded");
                 }
                 Err(e) => {
-                    metrics().reloads("error").inc();
+                    metrics().reload_refused();
                     error!("reload refused, the running configuration keeps serving:\n{e}");
                 }
             }

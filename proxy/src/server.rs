@@ -131,6 +131,7 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
             );
         }
     }
+    crate::admin::metrics().config_loaded();
     let shared = Arc::new(ArcSwap::from_pointee(rt));
     let listeners: Vec<SocketAddr> = shared.load().listeners.iter().map(|l| l.addr).collect();
     for (i, addr) in listeners.into_iter().enumerate() {

@@ -274,19 +274,8 @@ pub fn signal(pid: u32, sig: i32) -> std::io::Result<()> {
 /// The hex MD5 of `text`, from the system's `md5sum` (the sticky cookie
 /// value nginx derives from `ip:port`).
 pub fn md5_hex(text: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("md5sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run md5sum");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write to md5sum");
-    let out = child.wait_with_output().expect("md5sum output");
+    let out =
+        crate::process::filter(&mut Command::new("md5sum"), text.as_bytes()).expect("run md5sum");
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

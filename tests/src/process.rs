@@ -6,12 +6,14 @@
 //! reads), and when it is dropped during a panic those files are printed, so
 //! a failing test shows what the edge or nginx said. Should the test binary
 //! itself be killed (a CI timeout), the kernel ends the children too
-//! (`PR_SET_PDEATHSIG`), so no stray edge keeps a port.
+//! (`PR_SET_PDEATHSIG`), so no stray edge keeps a port. [`filter`] runs a
+//! short command on some input, for what the harness asks of system tools.
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running child with its output captured to files.
@@ -120,4 +122,17 @@ impl Drop for ChildProcess {
             eprintln!("{}", self.logs());
         }
     }
+}
+
+/// Runs a short filter (`md5sum`, `promtool check metrics`) to its end with
+/// `input` on its stdin; its output. It must read all of its input before
+/// writing much, as such filters do.
+pub fn filter(cmd: &mut Command, input: &[u8]) -> std::io::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped stdin").write_all(input)?;
+    child.wait_with_output()
 }

@@ -162,7 +162,12 @@ impl Limiter {
             inv.key(lock).arg(self.limits.window.as_millis() as u64);
             inv.arg(self.limits.max_attempts)
                 .arg(self.limits.lockout.as_millis() as u64);
-            if let Some(ms) = shared.answer::<u64>(shared.link.script(REDIS_LIMIT, inv).await) {
+            if let Some(ms) = shared.answer::<u64>(
+                shared
+                    .link
+                    .script("auth_limit_check", REDIS_LIMIT, inv)
+                    .await,
+            ) {
                 return match ms {
                     0 => Verdict::Allowed,
                     ms => Verdict::Locked(Duration::from_millis(ms)),
@@ -184,7 +189,12 @@ impl Limiter {
                     .arg(self.limits.lockout.as_millis() as u64);
                 inv.arg(uuid::Uuid::new_v4().to_string());
                 if shared
-                    .answer::<u64>(shared.link.script(REDIS_LIMIT, inv).await)
+                    .answer::<u64>(
+                        shared
+                            .link
+                            .script("auth_limit_fail", REDIS_LIMIT, inv)
+                            .await,
+                    )
                     .is_some()
                 {
                     return Duration::ZERO;
@@ -201,7 +211,12 @@ impl Limiter {
             let (failures, lock) = shared.keys(who);
             let mut del = redis::cmd("DEL");
             del.arg(failures).arg(lock);
-            let _ = shared.answer::<u64>(shared.link.command(REDIS_LIMIT, del).await);
+            let _ = shared.answer::<u64>(
+                shared
+                    .link
+                    .command("auth_limit_reset", REDIS_LIMIT, del)
+                    .await,
+            );
         }
     }
 

@@ -31,7 +31,7 @@ pub async fn publish(
         );
         let ch = channel.clone();
         let sent = link
-            .call(|mut c| async move {
+            .call("event_publish", |mut c| async move {
                 redis::cmd("PUBLISH")
                     .arg(ch)
                     .arg(message)

@@ -239,6 +239,7 @@ impl Elector {
         if before.is_some_and(|b| b != record.node) {
             self.node.metrics.failovers.inc();
         }
+        self.node.metrics.terms.inc();
         self.node.metrics.leader.set(1);
         self.node.metrics.lease_epoch.set(record.epoch as i64);
         self.free_since = None;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::stream::{SplitStream, StreamExt};
 use futures_util::SinkExt;
+use prometheus::IntCounter;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -194,9 +195,14 @@ enum Incoming {
 /// cannot make the node buffer `maxPayload` bytes.
 const MAX_PREAUTH_PAYLOAD: usize = 64 * 1024;
 
-async fn next(stream: &mut SplitStream<WebSocket>) -> Incoming {
+/// The next frame from the client (data frames counted in `frames_in`).
+async fn next(stream: &mut SplitStream<WebSocket>, frames_in: &IntCounter) -> Incoming {
     loop {
-        return match stream.next().await {
+        let message = stream.next().await;
+        if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &message {
+            frames_in.inc();
+        }
+        return match message {
             Some(Ok(Message::Text(t))) => Incoming::Text(t.as_str().to_string()),
             Some(Ok(Message::Binary(_))) => Incoming::Binary,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -223,6 +229,7 @@ async fn connection(node: Arc<Node>, socket: WebSocket, from: Caller, origin: Re
         progress: progress.clone(),
         linger: AtomicBool::new(false),
     };
+    let frames_out = node.metrics.frames_out.clone();
     let mut writer = tokio::spawn(async move {
         while let Some(item) = rx.recv().await {
             match item {
@@ -232,6 +239,7 @@ async fn connection(node: Arc<Node>, socket: WebSocket, from: Caller, origin: Re
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         break;
                     }
+                    frames_out.inc();
                     queued.fetch_sub(n, Ordering::SeqCst);
                     progress.mark();
                 }
@@ -312,24 +320,24 @@ async fn handshake(
         out.close(code, reason);
         None
     };
-    let first =
-        match tokio::time::timeout(node.settings.limits.handshake_timeout, next(stream)).await {
-            Err(_) => return close("timeout", 1008, "handshake timeout"),
-            Ok(Incoming::Gone) => return None,
-            Ok(Incoming::Closed) => {
-                out.close(1000, "");
-                return None;
-            }
-            Ok(Incoming::TooBig) => {
-                out.linger.store(true, Ordering::SeqCst);
-                return close("too_big", 1009, "preauth payload too large");
-            }
-            Ok(Incoming::Binary) => return close("invalid", 1008, "invalid request frame"),
-            Ok(Incoming::Text(text)) if text.len() > MAX_PREAUTH_PAYLOAD => {
-                return close("too_big", 1009, "preauth payload too large");
-            }
-            Ok(Incoming::Text(text)) => text,
-        };
+    let read = next(stream, &node.metrics.frames_in);
+    let first = match tokio::time::timeout(node.settings.limits.handshake_timeout, read).await {
+        Err(_) => return close("timeout", 1008, "handshake timeout"),
+        Ok(Incoming::Gone) => return None,
+        Ok(Incoming::Closed) => {
+            out.close(1000, "");
+            return None;
+        }
+        Ok(Incoming::TooBig) => {
+            out.linger.store(true, Ordering::SeqCst);
+            return close("too_big", 1009, "preauth payload too large");
+        }
+        Ok(Incoming::Binary) => return close("invalid", 1008, "invalid request frame"),
+        Ok(Incoming::Text(text)) if text.len() > MAX_PREAUTH_PAYLOAD => {
+            return close("too_big", 1009, "preauth payload too large");
+        }
+        Ok(Incoming::Text(text)) => text,
+    };
     let request = match frames::parse_request(&first) {
         Ok(r) => r,
         // Not JSON at all: the official gateway just closes (1000).
@@ -406,7 +414,7 @@ async fn serve(
     let mut watchdog = tokio::time::interval(STALL / 4);
     let sent = loop {
         tokio::select! {
-            incoming = next(stream) => match incoming {
+            incoming = next(stream, &node.metrics.frames_in) => match incoming {
                 Incoming::Text(text) => {
                     if !request(node, client, &text, out).await {
                         break true;

@@ -85,7 +85,9 @@ impl RedisStore {
         let cutoff = now_ms().saturating_sub(self.ttl_ms);
         let index = self.index_key();
         self.link
-            .call(|mut c| async move { c.zrembyscore::<_, _, _, ()>(index, "-inf", cutoff).await })
+            .call("session_prune", |mut c| async move {
+                c.zrembyscore::<_, _, _, ()>(index, "-inf", cutoff).await
+            })
             .await
             .map_err(StoreError)
     }
@@ -137,7 +139,7 @@ impl SessionStore for RedisStore {
             .arg(preview(message));
         let fields: HashMap<String, String> = self
             .link
-            .script(crate::redis_link::CALL_TIMEOUT, inv)
+            .script("session_append", crate::redis_link::CALL_TIMEOUT, inv)
             .await
             .map_err(StoreError)?;
         parse_meta(key, fields).ok_or_else(|| StoreError("append returned no session".into()))
@@ -153,7 +155,7 @@ impl SessionStore for RedisStore {
         let owned_key = key.to_string();
         let (fields, raw): (HashMap<String, String>, Vec<String>) = self
             .link
-            .call(|mut c| async move {
+            .call("session_history", |mut c| async move {
                 let mut p = redis::pipe();
                 p.hgetall(&meta_key)
                     .lrange(&log_key, -(limit as isize), -1)
@@ -188,7 +190,9 @@ impl SessionStore for RedisStore {
         let index = self.index_key();
         let keys: Vec<String> = self
             .link
-            .call(|mut c| async move { c.zrevrange(index, 0, -1).await })
+            .call("session_list", |mut c| async move {
+                c.zrevrange(index, 0, -1).await
+            })
             .await
             .map_err(StoreError)?;
         if keys.is_empty() {
@@ -197,7 +201,7 @@ impl SessionStore for RedisStore {
         let meta_keys: Vec<String> = keys.iter().map(|k| self.meta_key(k)).collect();
         let rows: Vec<HashMap<String, String>> = self
             .link
-            .call(|mut c| async move {
+            .call("session_list", |mut c| async move {
                 let mut p = redis::pipe();
                 for k in &meta_keys {
                     p.hgetall(k);
@@ -236,7 +240,7 @@ impl SessionStore for RedisStore {
             .arg(agent_id);
         let fields: HashMap<String, String> = self
             .link
-            .script(crate::redis_link::CALL_TIMEOUT, inv)
+            .script("session_reset", crate::redis_link::CALL_TIMEOUT, inv)
             .await
             .map_err(StoreError)?;
         parse_meta(key, fields)
@@ -252,7 +256,7 @@ impl SessionStore for RedisStore {
         );
         let (deleted,): (u64,) = self
             .link
-            .call(|mut c| async move {
+            .call("session_delete", |mut c| async move {
                 redis::pipe()
                     .del(&[meta_key, log_key])
                     .zrem(index, key)
@@ -269,7 +273,7 @@ impl SessionStore for RedisStore {
         let (run_key, ttl) = (self.run_key(idempotency_key), self.ttl_ms);
         let (claimed, status): (Option<String>, Option<String>) = self
             .link
-            .call(|mut c| async move {
+            .call("run_claim", |mut c| async move {
                 redis::pipe()
                     .cmd("SET")
                     .arg(&run_key)
@@ -296,7 +300,7 @@ impl SessionStore for RedisStore {
             status.to_string(),
         );
         self.link
-            .call(|mut c| async move {
+            .call("run_finish", |mut c| async move {
                 redis::cmd("SET")
                     .arg(run_key)
                     .arg(status)
@@ -314,14 +318,16 @@ impl SessionStore for RedisStore {
         self.prune_index().await?;
         let index = self.index_key();
         self.link
-            .call(|mut c| async move { c.zcard(index).await })
+            .call("session_count", |mut c| async move { c.zcard(index).await })
             .await
             .map_err(StoreError)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.link
-            .call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+            .call("ping", |mut c| async move {
+                redis::cmd("PING").query_async::<()>(&mut c).await
+            })
             .await
             .map_err(StoreError)
     }

@@ -1,9 +1,11 @@
 //! The admin listener: Prometheus `/metrics`, the `/status` page a person
 //! reads, and `/api/status` (the same as JSON).
 
+mod meters;
 mod metrics;
 mod service;
 mod status;
 
-pub use metrics::{metrics, CodeCounters, Metrics};
+pub use meters::{CodeCounters, RetryReason, UpstreamMeters};
+pub use metrics::{metrics, Metrics};
 pub use service::AdminApp;

@@ -67,7 +67,7 @@ impl AdminApp {
         }
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&m.registry.gather(), &mut out)
+            .encode(&m.gather(), &mut out)
             .expect("text encoding cannot fail");
         out
     }

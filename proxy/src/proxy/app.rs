@@ -4,13 +4,13 @@
 //! accounts for it in metrics and the access log.
 
 use super::ctx::RequestCtx;
-use super::downstream::{self, Downstream, HeadFail};
+use super::downstream::{self, Counted, Downstream, HeadFail};
 use super::exchange::{Exchange, Outcome};
 use super::respond;
 use super::tunnel;
 use crate::access_log;
 use crate::http1::{HeadError, RequestHead};
-use crate::runtime::{Action, Runtime};
+use crate::runtime::Runtime;
 use crate::tls::{ClientStream, MaybeTls, UpStream};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -33,9 +33,10 @@ pub struct EdgeApp {
 #[async_trait]
 impl ServerApp for EdgeApp {
     async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let counted = Counted::accepted();
         let (client, local) = downstream::addresses(&io);
         let io = self.handshake(io, client).await?;
-        let mut down = Downstream::new(io, client, local);
+        let mut down = Downstream::new(io, client, local, counted);
         loop {
             let limits = self.runtime.load().listeners[self.listener].client;
             let head = match down.read_head(&limits).await {
@@ -111,7 +112,9 @@ async fn run_tunnel(
     outcome: Outcome,
 ) {
     let idle = ctx.route.as_deref().and_then(|r| r.tunnel_idle_timeout);
-    tunnel::run(&mut down, &mut server, idle).await;
+    if let Some(upstream) = ctx.upstream() {
+        tunnel::run(&mut down, &mut server, idle, &upstream.meters).await;
+    }
     finish(&head, &down, &ctx, outcome);
 }
 
@@ -133,14 +136,14 @@ async fn refuse(down: &mut Downstream, e: HeadError) {
 }
 
 /// Counts the request in the metrics of its server, its upstream, or the
-/// edge's own answers.
+/// edge's own answers. An upgrade request lasts until its 101: the tunnel's
+/// life is counted apart (see [`super::ctx::TunnelGuard`]).
 fn account(ctx: &RequestCtx, outcome: Outcome) {
-    let seconds = ctx.start.elapsed().as_secs_f64();
-    let proxied = ctx.route.as_deref().and_then(|r| match &r.action {
-        Action::Proxy { upstream, .. } => Some(upstream),
-        Action::Return { .. } => None,
-    });
-    match proxied {
+    let end = ctx.tunnel.as_ref().map(|t| t.opened);
+    let seconds = end
+        .map_or_else(|| ctx.start.elapsed(), |end| end - ctx.start)
+        .as_secs_f64();
+    match ctx.upstream() {
         Some(upstream) => {
             match ctx.last_pick {
                 Some(p) => upstream.server(p).codes.count(outcome.status),

@@ -1,10 +1,11 @@
 //! Per-request state. Dropped when the request is accounted for, on every
 //! path, so the lease and tunnel guard in it always give back what they hold.
 
-use crate::admin::metrics;
+use crate::admin::{metrics, UpstreamMeters};
 use crate::balance::{Pick, Tried};
-use crate::runtime::{Lease, Route, Runtime};
+use crate::runtime::{Action, Lease, Route, Runtime, Server, Upstream};
 use crate::tls::UpStream;
+use prometheus::{Histogram, IntGauge};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -91,6 +92,15 @@ impl RequestCtx {
             body_sent: 0,
         }
     }
+
+    /// The upstream the request was routed to (`None` for the edge's own
+    /// answers).
+    pub fn upstream(&self) -> Option<&Arc<Upstream>> {
+        match &self.route.as_deref()?.action {
+            Action::Proxy { upstream, .. } => Some(upstream),
+            Action::Return { .. } => None,
+        }
+    }
 }
 
 impl Drop for RequestCtx {
@@ -105,19 +115,32 @@ impl Default for RequestCtx {
     }
 }
 
-/// Counts one open WebSocket tunnel in `openclaw_edge_websocket_tunnels`.
-pub struct TunnelGuard(());
+/// Counts one open WebSocket tunnel in `openclaw_edge_websocket_tunnels`
+/// and its server's gauge while it lives, and its lifetime when it ends.
+pub struct TunnelGuard {
+    /// When the 101 went out: the upgrade request's own duration ends here.
+    pub opened: Instant,
+    server: IntGauge,
+    lifetime: Histogram,
+}
 
 impl TunnelGuard {
-    /// Counts a tunnel as open.
-    pub fn open() -> Self {
+    /// Counts a tunnel to `server` of the upstream of `meters` as open.
+    pub fn open(server: &Server, meters: &UpstreamMeters) -> Self {
         metrics().tunnels.inc();
-        TunnelGuard(())
+        server.tunnels.inc();
+        TunnelGuard {
+            opened: Instant::now(),
+            server: server.tunnels.clone(),
+            lifetime: meters.tunnel_duration.clone(),
+        }
     }
 }
 
 impl Drop for TunnelGuard {
     fn drop(&mut self) {
         metrics().tunnels.dec();
+        self.server.dec();
+        self.lifetime.observe(self.opened.elapsed().as_secs_f64());
     }
 }

@@ -2,6 +2,7 @@
 //! requests it carried, read and written under nginx's client timeouts.
 
 use super::io::{read_into, timed, Fail};
+use crate::admin::metrics;
 use crate::http1::{HeadError, HeadLimits, RequestHead};
 use crate::runtime::ClientLimits;
 use crate::tls::ClientStream;
@@ -41,6 +42,29 @@ pub struct Downstream {
     pub send_timeout: Duration,
     /// How far the end of the current head was searched for.
     scanned: usize,
+    /// Counted as open while it lives.
+    _counted: Counted,
+}
+
+/// Counts a client connection in `openclaw_edge_client_connections` from
+/// its accept (TLS handshake included) until it closes, wherever it ends:
+/// the connection's task or its tunnel's.
+pub struct Counted(());
+
+impl Counted {
+    /// Counts a connection just accepted.
+    pub fn accepted() -> Self {
+        let m = metrics();
+        m.client_accepted.inc();
+        m.client_connections.inc();
+        Counted(())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics().client_connections.dec();
+    }
 }
 
 fn inet(a: Option<&pingora_core::protocols::l4::socket::SocketAddr>) -> Option<SocketAddr> {
@@ -56,8 +80,14 @@ pub fn addresses(io: &Stream) -> (Option<SocketAddr>, Option<SocketAddr>) {
 }
 
 impl Downstream {
-    /// Wraps an accepted connection (its addresses from [`addresses`]).
-    pub fn new(io: ClientStream, client: Option<SocketAddr>, local: Option<SocketAddr>) -> Self {
+    /// Wraps an accepted connection (its addresses from [`addresses`],
+    /// counted since its accept).
+    pub fn new(
+        io: ClientStream,
+        client: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+        counted: Counted,
+    ) -> Self {
         Downstream {
             io,
             buf: BytesMut::with_capacity(READ_CHUNK),
@@ -66,6 +96,7 @@ impl Downstream {
             requests: 0,
             send_timeout: ClientLimits::default().send_timeout,
             scanned: 0,
+            _counted: counted,
         }
     }
 

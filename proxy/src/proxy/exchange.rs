@@ -10,6 +10,7 @@ use super::io::Fail;
 use super::respond::{self, RelayFail};
 use super::upstream::{ResponseFail, UpConn};
 use super::vars::RequestView;
+use crate::admin::RetryReason;
 use crate::balance::PickInput;
 use crate::config::Balance;
 use crate::http1::chunked::{write_chunk, LAST_CHUNK};
@@ -272,12 +273,17 @@ impl Exchange<'_> {
         // about the server: the same server gets the request once more, on a
         // new connection (as nginx does for a cached connection).
         let mut again: Option<Lease> = None;
+        // Why the next try is a retry, counted once it is made.
+        let mut retry: Option<RetryReason> = None;
         loop {
             let fresh = again.is_some();
             let Some(lease) = again.take().or_else(|| self.pick(upstream)) else {
                 let keep = streamed.meter.done();
                 return self.fail(upstream, last.as_ref(), keep).await;
             };
+            if let Some(reason) = retry.take() {
+                upstream.meters.retries.count(reason);
+            }
             self.ctx.try_start = Some(Instant::now());
             self.ctx.tries += 1;
             self.ctx.last_pick = Some(lease.pick);
@@ -293,6 +299,7 @@ impl Exchange<'_> {
                         if f.stale && !fresh && resendable {
                             self.ctx.tries -= 1;
                             again = Some(lease);
+                            retry = Some(RetryReason::KeepaliveClosed);
                             continue;
                         }
                         if !f.stale {
@@ -305,6 +312,10 @@ impl Exchange<'_> {
                         let keep = streamed.meter.done();
                         return self.fail(upstream, Some(&f), keep).await;
                     }
+                    retry = Some(match f.kind {
+                        TryFailure::Timeout => RetryReason::Timeout,
+                        _ => RetryReason::Error,
+                    });
                     last = Some(f);
                 }
             }
@@ -353,7 +364,7 @@ impl Exchange<'_> {
     async fn stream_body(
         &mut self,
         body: &mut StreamedBody,
-        up: &mut UpConn,
+        up: &mut UpConn<'_>,
         route: &Route,
     ) -> Result<(), TryEnd> {
         let (mut part, mut framed) = (Vec::new(), Vec::new());
@@ -451,6 +462,7 @@ impl Exchange<'_> {
             route.connect_timeout,
             fresh,
             route.upstream_tls.as_ref(),
+            &upstream.meters,
         )
         .await
         {
@@ -508,7 +520,7 @@ impl Exchange<'_> {
         self.added_fields(resp.status, &mut extra);
         let mut reply = Vec::with_capacity(512 + up.buf.len());
         if resp.status == 101 {
-            self.ctx.tunnel = Some(TunnelGuard::open());
+            self.ctx.tunnel = Some(TunnelGuard::open(server, &upstream.meters));
             respond::write_head(
                 &mut reply,
                 &resp,

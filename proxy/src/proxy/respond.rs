@@ -129,7 +129,7 @@ pub enum RelayFail {
 /// the body bytes sent in `sent`.
 pub async fn relay_body(
     down: &mut Downstream,
-    up: &mut UpConn,
+    up: &mut UpConn<'_>,
     mut out: Vec<u8>,
     framing: Framing,
     client_minor: u8,

@@ -20,7 +20,9 @@
 //!   (`app.rs`): about 4.6 kB of edge memory per idle tunnel.
 
 use super::downstream::Downstream;
+use crate::admin::UpstreamMeters;
 use crate::tls::UpStream;
+use prometheus::IntCounter;
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
@@ -43,11 +45,20 @@ thread_local! {
 
 /// Relays between the client and the server until both directions ended,
 /// an error, or `idle` passes with no byte either way. Bytes the client
-/// sent after its upgrade request go to the server first.
-pub async fn run(down: &mut Downstream, server: &mut UpStream, idle: Option<Duration>) {
+/// sent after its upgrade request go to the server first. The bytes each
+/// way are counted in the upstream's `meters` as they move.
+pub async fn run(
+    down: &mut Downstream,
+    server: &mut UpStream,
+    idle: Option<Duration>,
+    meters: &UpstreamMeters,
+) {
     let early = std::mem::take(&mut down.buf);
-    if !early.is_empty() && server.write_all(&early).await.is_err() {
-        return;
+    if !early.is_empty() {
+        if server.write_all(&early).await.is_err() {
+            return;
+        }
+        meters.sent.inc_by(early.len() as u64);
     }
     drop(early);
     let idle = idle.map(|limit| Idle {
@@ -61,6 +72,7 @@ pub async fn run(down: &mut Downstream, server: &mut UpStream, idle: Option<Dura
         up: Direction::default(),
         down: Direction::default(),
         idle,
+        meters,
     }
     .await
 }
@@ -97,6 +109,7 @@ impl Direction {
         mut src: Pin<&mut R>,
         mut dst: Pin<&mut W>,
         moved: &mut bool,
+        bytes_read: &IntCounter,
     ) -> Poll<io::Result<()>>
     where
         R: AsyncRead + ?Sized,
@@ -133,6 +146,7 @@ impl Direction {
                     Poll::Ready(Ok(())) => {
                         let bytes = buf.filled();
                         *moved = true;
+                        bytes_read.inc_by(bytes.len() as u64);
                         let sent = match dst.as_mut().poll_write(cx, bytes) {
                             Poll::Ready(Ok(0)) => {
                                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()))
@@ -175,6 +189,8 @@ struct Tunnel<'a, C: ?Sized, S: ?Sized> {
     /// Server to client.
     down: Direction,
     idle: Option<Idle>,
+    /// Where the bytes read from each side are counted.
+    meters: &'a UpstreamMeters,
 }
 
 impl<C, S> Future for Tunnel<'_, C, S>
@@ -189,13 +205,15 @@ where
         let mut moved = false;
         if !t.up.done {
             let (src, dst) = (Pin::new(&mut *t.client), Pin::new(&mut *t.server));
-            if let Poll::Ready(Err(_)) = t.up.poll(cx, src, dst, &mut moved) {
+            let sent = &t.meters.sent;
+            if let Poll::Ready(Err(_)) = t.up.poll(cx, src, dst, &mut moved, sent) {
                 return Poll::Ready(());
             }
         }
         if !t.down.done {
             let (src, dst) = (Pin::new(&mut *t.server), Pin::new(&mut *t.client));
-            if let Poll::Ready(Err(_)) = t.down.poll(cx, src, dst, &mut moved) {
+            let received = &t.meters.received;
+            if let Poll::Ready(Err(_)) = t.down.poll(cx, src, dst, &mut moved, received) {
                 return Poll::Ready(());
             }
         }

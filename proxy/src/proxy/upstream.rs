@@ -2,6 +2,7 @@
 //! or opened, and given back when its last response left it reusable.
 
 use super::io::{read_into, timed, Fail};
+use crate::admin::UpstreamMeters;
 use crate::http1::{BadResponse, ResponseHead};
 use crate::runtime::Server;
 use crate::tls::{MaybeTls, UpStream, UpstreamTls};
@@ -12,21 +13,28 @@ use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A new connection to `server`, with the TLS handshake when `tls` is given.
+/// A new connection to `server`, with the TLS handshake when `tls` is given;
+/// the time it took goes to `meters`' connect histogram.
 async fn connect(
     server: &Server,
     limit: Duration,
     tls: Option<&UpstreamTls>,
+    meters: &UpstreamMeters,
 ) -> Result<UpStream, Fail> {
-    let deadline = tokio::time::Instant::now() + limit;
+    let start = tokio::time::Instant::now();
+    let deadline = start + limit;
     let tcp = timed(limit, TcpStream::connect(server.addr)).await?;
     tcp.set_nodelay(true).map_err(Fail::Io)?;
-    let Some(tls) = tls else {
-        return Ok(MaybeTls::Plain(tcp));
+    let stream = match tls {
+        None => MaybeTls::Plain(tcp),
+        Some(tls) => {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let stream = timed(left, tls.connector().connect(tls.name.clone(), tcp)).await?;
+            MaybeTls::Tls(Box::new(stream))
+        }
     };
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let stream = timed(left, tls.connector().connect(tls.name.clone(), tcp)).await?;
-    Ok(MaybeTls::Tls(Box::new(stream)))
+    meters.connect.observe(start.elapsed().as_secs_f64());
+    Ok(stream)
 }
 
 /// Why no response head came back.
@@ -38,9 +46,11 @@ pub enum ResponseFail {
     Bad(BadResponse),
 }
 
-/// One upstream connection in use.
-pub struct UpConn {
+/// One upstream connection in use; the bytes it moves are counted in its
+/// upstream's meters.
+pub struct UpConn<'a> {
     stream: UpStream,
+    meters: &'a UpstreamMeters,
     /// Bytes read and not forwarded yet.
     pub buf: BytesMut,
     /// It came from the idle pool (a failure may just mean it went stale).
@@ -49,7 +59,7 @@ pub struct UpConn {
     pub received: usize,
 }
 
-impl UpConn {
+impl<'a> UpConn<'a> {
     /// An idle connection of `server` (unless `fresh`), or a new one,
     /// over TLS when `tls` is given (the handshake within `connect_timeout`).
     pub async fn open(
@@ -58,7 +68,8 @@ impl UpConn {
         connect_timeout: Duration,
         fresh: bool,
         tls: Option<&UpstreamTls>,
-    ) -> Result<UpConn, Fail> {
+        meters: &'a UpstreamMeters,
+    ) -> Result<UpConn<'a>, Fail> {
         let idle = if fresh {
             None
         } else {
@@ -66,10 +77,11 @@ impl UpConn {
         };
         let (stream, reused) = match idle {
             Some(s) => (s, true),
-            None => (connect(server, connect_timeout, tls).await?, false),
+            None => (connect(server, connect_timeout, tls, meters).await?, false),
         };
         Ok(UpConn {
             stream,
+            meters,
             buf: BytesMut::new(),
             reused,
             received: 0,
@@ -83,13 +95,16 @@ impl UpConn {
             // Over TLS, the last record may wait in rustls until flushed.
             self.stream.flush().await
         })
-        .await
+        .await?;
+        self.meters.sent.inc_by(bytes.len() as u64);
+        Ok(())
     }
 
     /// Reads more of the response into the buffer; `Ok(0)` when the server closed.
     pub async fn read_more(&mut self, limit: Duration) -> Result<usize, Fail> {
         let n = read_into(&mut self.stream, &mut self.buf, READ_CHUNK, limit).await?;
         self.received += n;
+        self.meters.received.inc_by(n as u64);
         Ok(n)
     }
 

@@ -231,6 +231,7 @@ fn resolve_servers(
                 name: e.address.clone(),
                 addr,
                 codes: metrics().codes(upstream, &e.address),
+                tunnels: metrics().server_tunnels(upstream, &e.address),
                 cookie: cookie_value(addr, e.route.as_deref()),
                 idle: Default::default(),
             };
@@ -280,6 +281,7 @@ fn assemble(
     Upstream {
         unserved: metrics().codes(name, ""),
         duration: metrics().duration(name),
+        meters: metrics().upstream(name),
         name: name.to_string(),
         balance,
         primary: pservers,

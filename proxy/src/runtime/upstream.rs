@@ -2,7 +2,7 @@
 //! the balancing method. A [`Lease`] is one request's hold on a server; it
 //! gives the server back (counting success or failure) when dropped.
 
-use crate::admin::CodeCounters;
+use crate::admin::{CodeCounters, UpstreamMeters};
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
 use crate::health::{release, CheckPlan, Outcome};
@@ -20,6 +20,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// `openclaw_edge_requests_total` for this server.
     pub codes: CodeCounters,
+    /// `openclaw_edge_upstream_server_websocket_tunnels` for this server.
+    pub tunnels: prometheus::IntGauge,
     /// The sticky cookie value naming this server.
     pub cookie: String,
     /// Idle keep-alive connections to it.
@@ -45,6 +47,8 @@ pub struct Upstream {
     pub unserved: CodeCounters,
     /// `openclaw_edge_request_duration_seconds` for this upstream.
     pub duration: prometheus::Histogram,
+    /// Its bytes, connect times, retries and tunnel lifetimes.
+    pub meters: UpstreamMeters,
     /// Active health checks, if configured.
     pub check: Option<CheckPlan>,
     /// Sticky cookie, if configured.

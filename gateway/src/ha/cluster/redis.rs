@@ -63,17 +63,22 @@ impl RedisCluster {
 
     async fn invoke<T: redis::FromRedisValue>(
         &self,
+        op: &'static str,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, LeaseError> {
         self.link
-            .script(self.timeout, inv)
+            .script(op, self.timeout, inv)
             .await
             .map_err(LeaseError)
     }
 
-    async fn cmd<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, LeaseError> {
+    async fn cmd<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: redis::Cmd,
+    ) -> Result<T, LeaseError> {
         self.link
-            .command(self.timeout, cmd)
+            .command(op, self.timeout, cmd)
             .await
             .map_err(LeaseError)
     }
@@ -86,13 +91,13 @@ impl Cluster for RedisCluster {
         inv.key(format!("{}:nodes", self.key))
             .arg(&record.node)
             .arg(serde_json::to_string(record).expect("a record serialises"));
-        self.invoke::<u64>(inv).await.map(|_| ())
+        self.invoke::<u64>("heartbeat", inv).await.map(|_| ())
     }
 
     async fn nodes(&self) -> Result<(Vec<NodeRecord>, u64), LeaseError> {
         let mut inv = self.nodes.prepare_invoke();
         inv.key(format!("{}:nodes", self.key));
-        let (now, values): (u64, Vec<String>) = self.invoke(inv).await?;
+        let (now, values): (u64, Vec<String>) = self.invoke("nodes_read", inv).await?;
         let mut nodes: Vec<NodeRecord> = values
             .iter()
             .filter_map(|v| serde_json::from_str(v).ok())
@@ -104,7 +109,7 @@ impl Cluster for RedisCluster {
     async fn preferred(&self) -> Result<Option<String>, LeaseError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(format!("{}:preferred", self.key));
-        self.cmd(cmd).await
+        self.cmd("preferred_read", cmd).await
     }
 
     async fn set_preferred(&self, node: &str, ttl: Duration) -> Result<(), LeaseError> {
@@ -113,19 +118,19 @@ impl Cluster for RedisCluster {
             .arg(node)
             .arg("PX")
             .arg(ttl.as_millis() as u64);
-        self.cmd(cmd).await
+        self.cmd("preferred_set", cmd).await
     }
 
     async fn clear_preferred(&self, node: &str) -> Result<(), LeaseError> {
         let mut inv = self.clear_preferred.prepare_invoke();
         inv.key(format!("{}:preferred", self.key)).arg(node);
-        self.invoke::<i64>(inv).await.map(|_| ())
+        self.invoke::<i64>("preferred_clear", inv).await.map(|_| ())
     }
 
     async fn send(&self, message: &Control) -> Result<Option<usize>, LeaseError> {
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(control_channel(&self.key))
             .arg(serde_json::to_string(message).expect("a message serialises"));
-        self.cmd(cmd).await.map(Some)
+        self.cmd("control_publish", cmd).await.map(Some)
     }
 }

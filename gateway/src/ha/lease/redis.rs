@@ -105,10 +105,11 @@ impl RedisLease {
 
     async fn run<T: redis::FromRedisValue>(
         &self,
+        op: &'static str,
         inv: redis::ScriptInvocation<'_>,
     ) -> Result<T, LeaseError> {
         self.link
-            .script(self.timeout, inv)
+            .script(op, self.timeout, inv)
             .await
             .map_err(LeaseError)
     }
@@ -134,7 +135,7 @@ impl Lease for RedisLease {
             .key(self.sibling("epoch"))
             .arg(serde_json::to_string(claim).expect("a claim serialises"))
             .arg(ttl.as_millis() as u64);
-        let value: Option<String> = self.run(inv).await?;
+        let value: Option<String> = self.run("lease_acquire", inv).await?;
         value
             .map(|v| LeaseRecord::parse(&v).map_err(LeaseError))
             .transpose()
@@ -145,7 +146,7 @@ impl Lease for RedisLease {
         inv.key(&self.key)
             .arg(&held.raw)
             .arg(ttl.as_millis() as u64);
-        Ok(self.run::<i64>(inv).await? == 1)
+        Ok(self.run::<i64>("lease_renew", inv).await? == 1)
     }
 
     async fn release(&self, held: &LeaseRecord) -> Result<bool, LeaseError> {
@@ -154,13 +155,14 @@ impl Lease for RedisLease {
             .key(self.sibling("epoch"))
             .arg(&held.raw)
             .arg("keep");
-        Ok(self.run::<i64>(inv).await? == 1)
+        Ok(self.run::<i64>("lease_release", inv).await? == 1)
     }
 
     async fn read(&self) -> Result<LeaseView, LeaseError> {
         let mut inv = self.read.prepare_invoke();
         inv.key(&self.key).key(self.sibling("epoch"));
-        let (value, pttl, epoch, now_ms): (String, i64, String, u64) = self.run(inv).await?;
+        let (value, pttl, epoch, now_ms): (String, i64, String, u64) =
+            self.run("lease_read", inv).await?;
         let holder = if value.is_empty() {
             None
         } else {
@@ -180,7 +182,7 @@ impl Lease for RedisLease {
             .key(self.sibling("epoch"))
             .arg(&seen.raw)
             .arg("bump");
-        Ok(self.run::<i64>(inv).await? == 1)
+        Ok(self.run::<i64>("lease_force_clear", inv).await? == 1)
     }
 
     async fn record_run(
@@ -199,7 +201,7 @@ impl Lease for RedisLease {
             .arg(job)
             .arg(tick)
             .arg(&held.node);
-        Ok(match self.run::<i64>(inv).await? {
+        Ok(match self.run::<i64>("job_record", inv).await? {
             1 => Fenced::Done,
             0 => Fenced::Duplicate,
             _ => Fenced::Stale,
