@@ -91,7 +91,7 @@ fn value(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> f64 {
 async fn edge_and_gateway_metrics_after_traffic() {
     bounded(Duration::from_secs(90), async {
         let redis = Redis::start().await;
-        let node = Gateway::start(HaNode::new("m1", None, 10).config(&redis)).await;
+        let node = Gateway::start(HaNode::new("m1", None, 10).config(&redis).behind_edge()).await;
         wait_holder(&redis, "m1", Duration::from_secs(10)).await;
         // Nothing listens on `dead`: a request sent there is retried on the node.
         let dead = free_addr();
