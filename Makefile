@@ -21,7 +21,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	  $$SUDO systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true; \
 	  $$SUDO pkill -x prometheus 2>/dev/null || true; \
-	  $$SUDO pkill -f prometheus-node-exporter 2>/dev/null || true; \
+	  $$SUDO pkill -x prometheus-node 2>/dev/null || true; \
 	fi
 
 # The shipped binaries, in target/dist/ (see [profile.dist] in Cargo.toml).
