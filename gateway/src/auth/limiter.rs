@@ -76,14 +76,20 @@ struct Entry {
     locked_until: Option<Instant>,
 }
 
-/// Lua: the lock's time left in ms, or 0 (locking a client whose window
-/// already holds `max` failures, as the official check does).
-const CHECK: &str = r"
+/// Lua, one step for a client: forgets failures older than the window,
+/// records one when ARGV[4] names it (none while locked), and locks a client
+/// whose window holds `max` failures, as the official check does. The lock's
+/// time left in ms, or 0.
+const STEP: &str = r"
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl > 0 then return ttl end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   redis.call('DEL', KEYS[1])
@@ -92,27 +98,11 @@ end
 return 0
 ";
 
-/// Lua: records a failure (none while locked); locks at `max`.
-const FAIL: &str = r"
-if redis.call('PTTL', KEYS[2]) > 0 then return 0 end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
-  redis.call('DEL', KEYS[1])
-end
-return 0
-";
-
 /// The cluster's shared counts.
 struct Shared {
     link: Arc<RedisLink>,
     prefix: String,
-    check: Script,
-    fail: Script,
+    step: Script,
     /// Whether the last call failed (to log a loss and a recovery once).
     down: AtomicBool,
 }
@@ -141,8 +131,7 @@ impl Limiter {
             shared: Some(Shared {
                 link,
                 prefix: prefix.to_string(),
-                check: Script::new(CHECK),
-                fail: Script::new(FAIL),
+                step: Script::new(STEP),
                 down: AtomicBool::new(false),
             }),
             ..Limiter::local(limits)
@@ -157,20 +146,11 @@ impl Limiter {
     /// Whether `who` may try a secret now.
     pub async fn check(&self, who: &Subject) -> Verdict {
         if let (Some(shared), false) = (&self.shared, who.exempt) {
-            let (failures, lock) = shared.keys(who);
-            let mut inv = shared.check.key(failures);
-            inv.key(lock).arg(self.limits.window.as_millis() as u64);
-            inv.arg(self.limits.max_attempts)
-                .arg(self.limits.lockout.as_millis() as u64);
-            if let Some(ms) = shared.answer::<u64>(
-                shared
-                    .link
-                    .script("auth_limit_check", REDIS_LIMIT, inv)
-                    .await,
-            ) {
-                return match ms {
-                    0 => Verdict::Allowed,
-                    ms => Verdict::Locked(Duration::from_millis(ms)),
+            if let Some(left) = shared.step(who, &self.limits, None).await {
+                return if left.is_zero() {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Locked(left)
                 };
             }
         }
@@ -180,25 +160,14 @@ impl Limiter {
     /// Records a wrong secret from `who`; the delay to wait before answering
     /// (only loopback clients get one).
     pub async fn failed(&self, who: &Subject) -> Duration {
-        if !who.exempt {
-            if let Some(shared) = &self.shared {
-                let (failures, lock) = shared.keys(who);
-                let mut inv = shared.fail.key(failures);
-                inv.key(lock).arg(self.limits.window.as_millis() as u64);
-                inv.arg(self.limits.max_attempts)
-                    .arg(self.limits.lockout.as_millis() as u64);
-                inv.arg(uuid::Uuid::new_v4().to_string());
-                if shared
-                    .answer::<u64>(
-                        shared
-                            .link
-                            .script("auth_limit_fail", REDIS_LIMIT, inv)
-                            .await,
-                    )
-                    .is_some()
-                {
-                    return Duration::ZERO;
-                }
+        if let (Some(shared), false) = (&self.shared, who.exempt) {
+            let failure = uuid::Uuid::new_v4().to_string();
+            if shared
+                .step(who, &self.limits, Some(failure))
+                .await
+                .is_some()
+            {
+                return Duration::ZERO;
             }
         }
         self.failed_local(who, Instant::now())
@@ -287,6 +256,31 @@ impl Limiter {
 }
 
 impl Shared {
+    /// One [`STEP`] for `who`, recording `failure` (a unique member) if
+    /// given: the lock's time left (zero: not locked), or `None` when Redis
+    /// did not answer.
+    async fn step(
+        &self,
+        who: &Subject,
+        limits: &RateLimit,
+        failure: Option<String>,
+    ) -> Option<Duration> {
+        let (failures, lock) = self.keys(who);
+        let op = if failure.is_some() {
+            "auth_limit_fail"
+        } else {
+            "auth_limit_check"
+        };
+        let mut inv = self.step.key(failures);
+        inv.key(lock)
+            .arg(limits.window.as_millis() as u64)
+            .arg(limits.max_attempts)
+            .arg(limits.lockout.as_millis() as u64)
+            .arg(failure.unwrap_or_default());
+        let ms = self.answer::<u64>(self.link.script(op, REDIS_LIMIT, inv).await)?;
+        Some(Duration::from_millis(ms))
+    }
+
     fn keys(&self, who: &Subject) -> (String, String) {
         (
             format!("{}authfail:{}", self.prefix, who.key),

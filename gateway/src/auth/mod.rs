@@ -81,28 +81,12 @@ pub async fn authorize(
         AuthMode::Token => {
             let expected = settings.token.value.as_deref().unwrap_or_default();
             let given = token.or(password);
-            shared_secret(
-                limiter,
-                attempt,
-                given,
-                expected,
-                "token",
-                Failure::TokenMismatch,
-            )
-            .await
+            shared_secret(limiter, attempt, given, expected, Secret::Token).await
         }
         AuthMode::Password => {
             let expected = settings.password.value.as_deref().unwrap_or_default();
             let given = password.or(token);
-            shared_secret(
-                limiter,
-                attempt,
-                given,
-                expected,
-                "password",
-                Failure::PasswordMismatch,
-            )
-            .await
+            shared_secret(limiter, attempt, given, expected, Secret::Password).await
         }
         AuthMode::TrustedProxy => {
             let rules = settings
@@ -126,15 +110,8 @@ pub async fn authorize(
                 settings.password.value.as_deref(),
                 password,
             ) {
-                return shared_secret(
-                    limiter,
-                    attempt,
-                    Some(given),
-                    expected,
-                    "password",
-                    Failure::PasswordMismatch,
-                )
-                .await;
+                return shared_secret(limiter, attempt, Some(given), expected, Secret::Password)
+                    .await;
             }
             if token.is_none() && password.is_none() {
                 return Err(Failure::DeviceIdentityRequired);
@@ -144,6 +121,13 @@ pub async fn authorize(
     }
 }
 
+/// Which shared secret a mode checks.
+#[derive(Debug, Clone, Copy)]
+enum Secret {
+    Token,
+    Password,
+}
+
 /// The token or password check: refused while locked out (even with the
 /// right secret), a failure counted, a success clearing the count.
 async fn shared_secret(
@@ -151,8 +135,7 @@ async fn shared_secret(
     attempt: &Attempt<'_>,
     given: Option<&str>,
     expected: &str,
-    method: &'static str,
-    mismatch: Failure,
+    secret: Secret,
 ) -> Result<Granted, Failure> {
     let Some(given) = given else {
         return Err(Failure::DeviceIdentityRequired);
@@ -163,11 +146,18 @@ async fn shared_secret(
     }
     if same(given, expected) {
         limiter.succeeded(&who).await;
+        let method = match secret {
+            Secret::Token => "token",
+            Secret::Password => "password",
+        };
         return Ok(Granted { method, user: None });
     }
     let delay = limiter.failed(&who).await;
     tokio::time::sleep(delay).await;
-    Err(mismatch)
+    Err(match secret {
+        Secret::Token => Failure::TokenMismatch,
+        Secret::Password => Failure::PasswordMismatch,
+    })
 }
 
 /// Web pages are counted apart from other clients, never exempt.

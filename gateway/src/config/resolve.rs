@@ -446,13 +446,13 @@ impl Settings {
         })
     }
 
-    /// Refuses to serve beyond loopback without a token: anyone who reaches the
-    /// port could drive the agents.
+    /// Refuses to serve beyond loopback without a token or password: anyone
+    /// who reaches the port could drive the agents.
     pub fn check_exposure(&self) -> Result<(), String> {
         if !self.bind.value.is_loopback() && self.auth.mode == AuthMode::None {
             return Err(format!(
                 "gateway.bind is {} (reachable beyond this machine) but no token or password is set: set \
-                 gateway.auth.token in {}, OPENCLAW_GATEWAY_TOKEN, or --token",
+                 gateway.auth.token (or gateway.auth.password) in {}, OPENCLAW_GATEWAY_TOKEN, or --token",
                 self.bind.value,
                 self.locations.config_path.value.display()
             ));

@@ -100,7 +100,8 @@ impl IngressPolicy {
             return Attribution::DirectLocal(peer);
         }
         if self.trusted_proxies.contains(peer) {
-            return match self.forwarded_client(headers) {
+            let chain = forwarded_for(headers);
+            return match self.forwarded_client(&chain, headers) {
                 Some(client) if !is_loopback(client) => Attribution::TrustedProxy {
                     client,
                     proxy: peer,
@@ -109,9 +110,7 @@ impl IngressPolicy {
                 // this: a trusted proxy on this machine saying its client is
                 // on this machine too (every hop loopback; an appending proxy
                 // always adds a remote client's real address last).
-                None if is_loopback(peer) && self.loopback_chain(headers) => {
-                    Attribution::DirectLocal(peer)
-                }
+                None if is_loopback(peer) && all_loopback(&chain) => Attribution::DirectLocal(peer),
                 _ => Attribution::Unattributable { peer },
             };
         }
@@ -122,33 +121,15 @@ impl IngressPolicy {
         }
     }
 
-    /// Whether `X-Forwarded-For` names at least one hop and only loopback
-    /// ones (the edge in front of a node on the same machine, for a client
-    /// on that machine).
-    fn loopback_chain(&self, headers: &HeaderMap) -> bool {
-        let hops: Vec<Option<IpAddr>> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|line| line.split(','))
-            .map(parse_literal)
-            .collect();
-        !hops.is_empty() && hops.iter().all(|hop| hop.is_some_and(is_loopback))
-    }
-
     /// The client a trusted proxy names: the `X-Forwarded-For` chain (every
     /// line, in order) from the right, skipping loopback and trusted hops and
     /// entries that are not addresses; then `X-Real-IP` if allowed.
-    fn forwarded_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
-        let from_chain = headers
-            .get_all("x-forwarded-for")
+    fn forwarded_client(&self, chain: &[Option<IpAddr>], headers: &HeaderMap) -> Option<IpAddr> {
+        let from_chain = chain
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|line| line.split(','))
-            .filter_map(parse_literal)
-            .collect::<Vec<_>>()
-            .into_iter()
             .rev()
+            .flatten()
+            .copied()
             .find(|hop| !is_loopback(*hop) && !self.trusted_proxies.contains(*hop));
         if from_chain.is_some() || !self.allow_real_ip_fallback {
             return from_chain;
@@ -160,6 +141,24 @@ impl IngressPolicy {
             _ => None,
         }
     }
+}
+
+/// Every `X-Forwarded-For` entry (all lines, in order), parsed: `None` for
+/// one that is not an address.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .map(parse_literal)
+        .collect()
+}
+
+/// Whether a chain names at least one hop and only loopback ones (the edge
+/// in front of a node on the same machine, for a client on that machine).
+fn all_loopback(chain: &[Option<IpAddr>]) -> bool {
+    !chain.is_empty() && chain.iter().all(|hop| hop.is_some_and(is_loopback))
 }
 
 #[cfg(test)]

@@ -259,7 +259,11 @@ async fn connection(node: Arc<Node>, socket: WebSocket, from: Caller, origin: Re
             }
         }
     });
-    if let Some(client) = handshake(&node, &conn_id, &mut stream, &out, &from, &origin).await {
+    let client = handshake(&node, &conn_id, &mut stream, &out, &from, &origin).await;
+    // The upgrade's headers are needed only for `connect`: an idle client
+    // must not hold them for hours.
+    drop((from, origin));
+    if let Some(client) = client {
         let tracked = crate::presence::Presence::tracks(&client.info);
         if tracked {
             let user = client.user.as_deref();
