@@ -15,6 +15,7 @@ pub mod drain;
 pub mod fdlimit;
 pub mod health;
 pub mod http1;
+pub mod leader;
 pub mod logging;
 pub mod nginx;
 pub mod proxy;

@@ -20,6 +20,15 @@ pub enum LogFormat {
 
 static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
+/// Set once [`init`] installed the subscriber: what is logged before that
+/// is lost, so work started while the config is built waits for it.
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether logs go anywhere yet.
+pub fn ready() -> bool {
+    READY.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// Writes out access-log lines still queued; call before the process exits.
 pub fn flush() {
     drop(GUARD.lock().unwrap_or_else(|e| e.into_inner()).take());
@@ -91,5 +100,6 @@ pub fn init(format: LogFormat, access: &AccessLogTarget) -> std::io::Result<()> 
         .with(access_layer)
         .init();
     *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = guard;
+    READY.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! `stop` (an operator's `stop --node` from any machine), `step-down` (a
 //! secondary whose primary check fails, or `promote`), `promote` and
 //! `released` (wake the electors so a hand-over takes milliseconds, not a
-//! renew interval). Messages name a node in `to`, or every node.
+//! renew interval). Messages name a node in `to`, or every node. Nodes also
+//! announce `leader` (a new term) and `stopping` (a graceful stop began):
+//! nothing here acts on them, edges that follow the cluster do.
 
 use super::cluster::redis::control_channel;
 use super::cluster::Control;

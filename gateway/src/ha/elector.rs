@@ -46,7 +46,7 @@ pub async fn run(node: Arc<Node>) {
         priority: s.priority,
         address: ha.address.clone(),
     };
-    let mut stop = node.stopping.subscribe();
+    let mut stop = ha.leaving.subscribe();
     let mut e = Elector {
         node: node.clone(),
         claim,
@@ -75,10 +75,21 @@ pub async fn run(node: Arc<Node>) {
             _ = stop.changed() => {}
         }
     }
-    // Say "stopped" first, so no follower waits for this node to take over.
+    // Say "stopped" first, so no follower waits for this node to take over
+    // and edges that follow the cluster send it no new connection.
     e.last_beat = None;
     e.beat_if_due("stopped").await;
+    let _ = ha.cluster.send(&announce("stopping", &e.claim.node)).await;
     e.resign("the node is stopping").await;
+}
+
+/// A message to every node (and every edge following the cluster).
+fn announce(cmd: &str, from: &str) -> super::cluster::Control {
+    super::cluster::Control {
+        cmd: cmd.into(),
+        to: None,
+        from: from.into(),
+    }
 }
 
 struct Elector {
@@ -250,6 +261,8 @@ impl Elector {
         let node = self.node.clone();
         let me = self.claim.node.clone();
         tokio::spawn(async move {
+            // Edges that follow the cluster route to the new holder at once.
+            let _ = node.ha.cluster.send(&announce("leader", &me)).await;
             let _ = node.ha.cluster.clear_preferred(&me).await;
             node.bus
                 .emit_here("health", &crate::methods::health_payload(&node).await);
@@ -375,12 +388,10 @@ impl Elector {
         let released = ha.lease.release(&held).await;
         tracing::info!(epoch = held.epoch, until_ms = crate::clock::now_ms(), reason = why,
             released = ?released, "stopped leading");
-        let msg = super::cluster::Control {
-            cmd: "released".into(),
-            to: None,
-            from: self.claim.node.clone(),
-        };
-        let _ = ha.cluster.send(&msg).await;
+        let _ = ha
+            .cluster
+            .send(&announce("released", &self.claim.node))
+            .await;
     }
 
     fn end_term(&mut self) {

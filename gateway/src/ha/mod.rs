@@ -79,6 +79,9 @@ pub struct Ha {
     inbox: std::sync::Mutex<Vec<cluster::Control>>,
     /// Set when an operator asked this node to stop (`stop --node`).
     pub stop_requested: watch::Sender<bool>,
+    /// Set when a graceful stop begins: the elector says `stopped` and gives
+    /// the lease up while the node still serves (see `server::serve`).
+    pub leaving: watch::Sender<bool>,
     /// Set once the elector has given the lease up at a stop.
     resigned: watch::Sender<bool>,
     /// What the primary watch concludes (stays `Unknown` without one).
@@ -112,6 +115,7 @@ impl Ha {
             wake: Notify::new(),
             inbox: std::sync::Mutex::default(),
             stop_requested: watch::channel(false).0,
+            leaving: watch::channel(false).0,
             resigned: watch::channel(!s.ha.enabled).0,
             primary: watch::channel(Primary::Unknown).0,
             config_hash: heartbeat::config_hash(s),
@@ -169,6 +173,12 @@ impl Ha {
 
     fn take_inbox(&self) -> Vec<cluster::Control> {
         std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether edges may follow this cluster (a Redis lease): they learn of
+    /// a stop by message and need a moment to stop sending connections here.
+    pub fn followed_by_edges(&self) -> bool {
+        self.settings.enabled && self.redis.is_some()
     }
 
     /// Waits (at most `limit`) until a stopping node has released its lease

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 const RUN_GRACE: Duration = Duration::from_secs(10);
 /// How long a stopping leader may take to release its lease.
 const RESIGN_GRACE: Duration = Duration::from_secs(2);
+/// How long a stopping node of a Redis cluster keeps serving after it said
+/// so: edges following the cluster (`leader:` upstreams) stop sending it new
+/// connections on the `stopping` message within milliseconds, and within
+/// their periodic read (1 s by default) if a message was lost.
+const EDGE_GRACE: Duration = Duration::from_millis(1200);
 /// How long a stopping node waits for its connections to take the `shutdown` event.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
@@ -37,8 +42,10 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Serves until `stop` resolves, then stops gracefully: not ready, `shutdown`
-/// to every client, no new connections, agent runs finished (bounded).
+/// Serves until `stop` resolves, then stops gracefully: not ready, out of
+/// the cluster (lease released, `stopped` said, edges given time to look
+/// elsewhere) while still serving, then `shutdown` to every client, no new
+/// connections, agent runs finished (bounded).
 pub async fn serve(
     node: Arc<Node>,
     listener: std::net::TcpListener,
@@ -57,10 +64,15 @@ pub async fn serve(
         stop.await;
         tracing::info!("stopping: draining connections");
         draining.readiness.drain();
-        let _ = draining.stopping.send(true);
         // A leader releases its lease before anything else, so a follower
-        // takes over while this node still drains its connections.
+        // takes over while this node still serves; a client that reaches
+        // it meanwhile is served, not refused.
+        let _ = draining.ha.leaving.send(true);
         draining.ha.resigned(RESIGN_GRACE).await;
+        if draining.ha.followed_by_edges() {
+            tokio::time::sleep(EDGE_GRACE).await;
+        }
+        let _ = draining.stopping.send(true);
     };
     axum::serve(listener, app)
         .with_graceful_shutdown(signal)

@@ -141,11 +141,18 @@ impl Tier {
         c.max_fails > 0 && s.fails >= c.max_fails && now.saturating_sub(s.checked) <= c.fail_timeout
     }
 
-    /// Whether server `i` may take a request now: not down, not failed, under max_conns.
+    /// Whether server `i` may take a request now: not down, not out by
+    /// health checks, not failed, under max_conns.
     pub fn usable(&self, i: usize, now: u64) -> bool {
+        !self.state[i].check_down && self.usable_unchecked(i, now)
+    }
+
+    /// [`Tier::usable`] without the health checks' verdict: for a leader
+    /// lease holder, which the lease names before checks can notice.
+    pub fn usable_unchecked(&self, i: usize, now: u64) -> bool {
         let (c, s) = (&self.conf[i], &self.state[i]);
         let full = c.max_conns > 0 && s.conns() >= c.max_conns;
-        !(c.down || s.check_down || full || self.failed(i, now))
+        !(c.down || full || self.failed(i, now))
     }
 
     /// Records the choice of server `i`: nginx's `checked` update, `conns++`, tried bit.

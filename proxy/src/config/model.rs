@@ -256,6 +256,49 @@ pub struct Upstream {
     /// Sticky sessions by cookie (nginx `sticky cookie`).
     #[serde(default)]
     pub sticky: Option<StickyCookie>,
+    /// Follow an OpenClaw gateway cluster's leader lease: new requests and
+    /// tunnels go to the lease holder (nginx files: `openclaw_leader`).
+    #[serde(default)]
+    pub leader: Option<LeaderConf>,
+}
+
+/// Where an OpenClaw gateway cluster keeps its leader lease, read-only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderConf {
+    /// The cluster's Redis, `redis://[:password@]host:port[/db]`.
+    pub redis: String,
+    /// The lease key (the nodes' `lock.redis.key`).
+    #[serde(default = "default_lease_key")]
+    pub key: String,
+    /// What happens to tunnels open to a node that stops leading.
+    #[serde(default)]
+    pub on_change: OnLeaderChange,
+    /// How often the lease is read besides the cluster's messages; older
+    /// than three of these, what was read is not trusted any more.
+    #[serde(default = "default_leader_refresh")]
+    pub refresh: ConfDuration,
+}
+
+/// Tunnels to a node that stops leading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLeaderChange {
+    /// They stay open (nothing a client is doing is cut; as HAProxy keeps
+    /// sessions on a server marked down unless told otherwise).
+    #[default]
+    Keep,
+    /// The edge sends the client a WebSocket close (1012, service restart)
+    /// at a frame boundary, so it reconnects, to the new leader.
+    Close,
+}
+
+fn default_lease_key() -> String {
+    "openclaw:gateway:lock".to_string()
+}
+
+fn default_leader_refresh() -> ConfDuration {
+    ConfDuration::secs(1)
 }
 
 /// nginx's `sticky cookie NAME expires= domain= path= httponly secure samesite=`.

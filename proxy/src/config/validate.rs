@@ -26,6 +26,30 @@ pub fn validate(c: &Config, at: &Locator) -> Vec<ConfigError> {
                 format!("upstreams.{name}: no servers; add at least one under `servers:`"),
             ));
         }
+        if let Some(l) = &up.leader {
+            if let Err(e) = redis::Client::open(l.redis.as_str()) {
+                errs.push(at.error(
+                    &[&l.redis],
+                    format!(
+                        "upstreams.{name}.leader.redis: `{}` is not a Redis URL ({e}); \
+                         write redis://HOST:PORT[/DB], as the nodes' lock.redis.url",
+                        crate::leader::redact(&l.redis)
+                    ),
+                ));
+            }
+            if l.key.is_empty() {
+                errs.push(at.error(
+                    &["key"],
+                    format!("upstreams.{name}.leader.key: name the nodes' lock.redis.key"),
+                ));
+            }
+            if l.refresh.0.is_zero() {
+                errs.push(at.error(
+                    &["refresh"],
+                    format!("upstreams.{name}.leader.refresh: must be more than 0, e.g. 1s"),
+                ));
+            }
+        }
         for s in &up.servers {
             if s.weight == 0 {
                 errs.push(at.error(

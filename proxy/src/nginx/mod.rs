@@ -96,6 +96,39 @@ mod tests {
     }
 
     #[test]
+    fn openclaw_leader_follows_a_cluster_and_bad_values_point_at_the_line() {
+        let conf = |line: &str| {
+            format!(
+                "upstream up {{ server 127.0.0.1:1;\n{line}\n}}\n\
+                 server {{ listen 127.0.0.1:1; location / {{ proxy_pass http://up; }} }}"
+            )
+        };
+        let y = yaml(&conf(
+            "openclaw_leader redis://r:6379/0 key=k:lock on_change=close refresh=500ms;",
+        ));
+        for want in [
+            "leader:",
+            "redis: \"redis://r:6379/0\"",
+            "key: \"k:lock\"",
+            "on_change: close",
+            "refresh: 500ms",
+        ] {
+            assert!(y.contains(want), "{want} in {y}");
+        }
+        assert_eq!(
+            error(&conf("openclaw_leader redis://r on_change=drop;")),
+            "t.conf:2: openclaw_leader: invalid parameter \"on_change=drop\""
+        );
+        let e = error(&conf("openclaw_leader http://r:6379;"));
+        assert!(
+            e.starts_with(
+                "t.conf:2: upstreams.up.leader.redis: `http://r:6379` is not a Redis URL"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_point_into_the_nginx_file() {
         assert_eq!(
             error(&format!(

@@ -1,5 +1,5 @@
 //! `upstream` blocks (servers, balancing, keepalive, the check module's
-//! `check*`, `sticky cookie`) and `map` blocks -> YAML.
+//! `check*`, `sticky cookie`, our `openclaw_leader`) and `map` blocks -> YAML.
 
 use super::emit::scalar;
 use super::parse::Directive;
@@ -87,7 +87,12 @@ impl Translator<'_> {
                     let t = time_arg(x, &x.args[0])?;
                     self.out.kv(2, "keepalive_timeout", &t, Some(x));
                 }
-                "server" | "check" | "check_http_send" | "check_http_expect_alive" | "sticky" => {}
+                "server"
+                | "check"
+                | "check_http_send"
+                | "check_http_expect_alive"
+                | "sticky"
+                | "openclaw_leader" => {}
                 _ => self.other(x, "upstream"),
             }
         }
@@ -102,6 +107,9 @@ impl Translator<'_> {
         self.health_check(body)?;
         if let Some(x) = body.iter().find(|x| x.name == "sticky") {
             self.sticky(x)?;
+        }
+        if let Some(x) = body.iter().find(|x| x.name == "openclaw_leader") {
+            self.leader(x)?;
         }
         self.out.line(2, "servers:", Some(d));
         let servers: Vec<&Directive> = body.iter().filter(|x| x.name == "server").collect();
@@ -226,6 +234,32 @@ impl Translator<'_> {
                     self.out.kv(3, k, v, Some(d))
                 }
                 _ => return Err(d.error(format!("sticky: invalid parameter \"{p}\""))),
+            }
+        }
+        Ok(())
+    }
+
+    /// `openclaw_leader REDIS_URL [key=K] [on_change=keep|close] [refresh=T]`:
+    /// ours, not nginx's (nginx refuses it), for configs run by the edge only.
+    fn leader(&mut self, d: &Directive) -> Result<(), ConfigError> {
+        let Some((url, params)) = d.args.split_first() else {
+            return Err(d.error(
+                "\"openclaw_leader\": expected `openclaw_leader redis://HOST:PORT [key=K] [on_change=keep|close] [refresh=T]`",
+            ));
+        };
+        self.out.line(2, "leader:", Some(d));
+        self.out.kv(3, "redis", url, Some(d));
+        for p in params {
+            match p.split_once('=') {
+                Some(("key", v)) => self.out.kv(3, "key", v, Some(d)),
+                Some(("on_change", v)) if v == "keep" || v == "close" => {
+                    self.out.kv(3, "on_change", v, Some(d))
+                }
+                Some(("refresh", v)) => {
+                    let t = time_arg(d, v)?;
+                    self.out.kv(3, "refresh", &t, Some(d));
+                }
+                _ => return Err(d.error(format!("openclaw_leader: invalid parameter \"{p}\""))),
             }
         }
         Ok(())

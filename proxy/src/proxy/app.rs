@@ -9,8 +9,10 @@ use super::exchange::{Exchange, Outcome};
 use super::respond;
 use super::tunnel;
 use crate::access_log;
+use crate::config::OnLeaderChange;
 use crate::http1::{HeadError, RequestHead};
-use crate::runtime::Runtime;
+use crate::leader::CLOSE_LEADER_CHANGED;
+use crate::runtime::{Runtime, Upstream};
 use crate::tls::{ClientStream, MaybeTls, UpStream};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -113,9 +115,40 @@ async fn run_tunnel(
 ) {
     let idle = ctx.route.as_deref().and_then(|r| r.tunnel_idle_timeout);
     if let Some(upstream) = ctx.upstream() {
-        tunnel::run(&mut down, &mut server, idle, &upstream.meters).await;
+        let evict = leader_eviction(upstream, &ctx, &head);
+        tunnel::run(&mut down, &mut server, idle, &upstream.meters, evict).await;
     }
     finish(&head, &down, &ctx, outcome);
+}
+
+/// With a leader-aware upstream set to `on_change: close`, a WebSocket
+/// tunnel is closed (1012) once another node holds the lease, so its
+/// client reconnects to the new leader.
+fn leader_eviction(
+    upstream: &Upstream,
+    ctx: &RequestCtx,
+    head: &RequestHead,
+) -> Option<tunnel::Evict> {
+    let route = upstream
+        .leader
+        .as_ref()
+        .filter(|l| l.on_change == OnLeaderChange::Close)?;
+    let websocket = head
+        .fields
+        .get("upgrade")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"websocket"));
+    if !websocket {
+        return None;
+    }
+    let server = upstream.server(ctx.last_pick?);
+    let moved = route
+        .follower
+        .clone()
+        .moved_away(server.name.clone(), server.addr);
+    Some(tunnel::Evict {
+        signal: Box::pin(moved),
+        frame: CLOSE_LEADER_CHANGED,
+    })
 }
 
 /// The metrics and the access log line of a request that ended.

@@ -395,9 +395,13 @@ impl Exchange<'_> {
         Ok(())
     }
 
-    /// A server for the next try: the sticky cookie's on the first try,
-    /// else the balancer's choice among those not tried yet.
+    /// A server for the next try: a followed cluster's leader, else the
+    /// sticky cookie's on the first try, else the balancer's choice among
+    /// those not tried yet.
     fn pick(&mut self, upstream: &Arc<Upstream>) -> Option<Lease> {
+        if let Some(lease) = upstream.pick_leader(&mut self.ctx.tried) {
+            return Some(lease);
+        }
         if let Balance::Hash { key, .. } = &upstream.balance {
             if self.ctx.hash_key.is_empty() {
                 let mut k = String::new();

@@ -18,9 +18,14 @@
 //!   gone by then (heads are copied out of them), and the tunnel runs in a
 //!   task of its own holding only the two sockets and the request's record
 //!   (`app.rs`): about 4.6 kB of edge memory per idle tunnel.
+//! - Closed by the edge ([`Evict`], a leader-aware upstream's
+//!   `on_change: close`): the server-to-client bytes are followed frame by
+//!   frame, and the edge's close frame goes between two frames, never into
+//!   one.
 
 use super::downstream::Downstream;
 use crate::admin::UpstreamMeters;
+use crate::leader::FrameCursor;
 use crate::tls::UpStream;
 use prometheus::IntCounter;
 use std::cell::RefCell;
@@ -52,6 +57,7 @@ pub async fn run(
     server: &mut UpStream,
     idle: Option<Duration>,
     meters: &UpstreamMeters,
+    evict: Option<Evict>,
 ) {
     let early = std::mem::take(&mut down.buf);
     if !early.is_empty() {
@@ -66,15 +72,41 @@ pub async fn run(
         timer: Box::pin(tokio::time::sleep(limit)),
         last: Instant::now(),
     });
+    let mut to_client = Direction::default();
+    if evict.is_some() {
+        to_client.frames = Some(FrameCursor::default());
+    }
     Tunnel {
         client: &mut down.io,
         server,
         up: Direction::default(),
-        down: Direction::default(),
+        down: to_client,
         idle,
         meters,
+        evict: evict.map(|e| Eviction {
+            evict: e,
+            deadline: None,
+        }),
     }
     .await
+}
+
+/// How long an evicted tunnel may take to reach a frame boundary and hand
+/// the client its close frame before it is simply cut.
+const EVICT_LIMIT: Duration = Duration::from_secs(5);
+
+/// The edge closing a WebSocket tunnel by itself.
+pub struct Evict {
+    /// Resolves when the tunnel must close.
+    pub signal: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The close frame the client gets, at a frame boundary.
+    pub frame: &'static [u8],
+}
+
+/// An [`Evict`] and, once it fired, its time limit.
+struct Eviction {
+    evict: Evict,
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 /// The idle limit: a timer checked against the time bytes last moved, so
@@ -98,6 +130,11 @@ struct Direction {
     eof: bool,
     /// The FIN was passed on: this direction is over.
     done: bool,
+    /// Frame boundaries of what passes (server to client, when the edge may
+    /// have to close the tunnel itself).
+    frames: Option<FrameCursor>,
+    /// A close frame to send at the next boundary, and then the FIN.
+    closing: Option<&'static [u8]>,
 }
 
 impl Direction {
@@ -133,9 +170,23 @@ impl Direction {
                 self.done = true;
                 return Poll::Ready(Ok(()));
             }
+            // Closing: read no further than the next frame boundary; there,
+            // the close frame goes out, then the FIN.
+            let mut limit = CHUNK;
+            if let Some(frame) = self.closing {
+                let left = self.frames.as_ref().map_or(0, FrameCursor::to_boundary);
+                if left == 0 {
+                    self.pending = frame.to_vec();
+                    self.written = 0;
+                    self.closing = None;
+                    self.eof = true;
+                    continue;
+                }
+                limit = left.min(CHUNK as u64) as usize;
+            }
             let read = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                let mut buf = ReadBuf::new(&mut scratch[..]);
+                let mut buf = ReadBuf::new(&mut scratch[..limit]);
                 match src.as_mut().poll_read(cx, &mut buf) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -145,6 +196,9 @@ impl Direction {
                     }
                     Poll::Ready(Ok(())) => {
                         let bytes = buf.filled();
+                        if let Some(frames) = &mut self.frames {
+                            frames.feed(bytes);
+                        }
                         *moved = true;
                         bytes_read.inc_by(bytes.len() as u64);
                         let sent = match dst.as_mut().poll_write(cx, bytes) {
@@ -191,6 +245,8 @@ struct Tunnel<'a, C: ?Sized, S: ?Sized> {
     idle: Option<Idle>,
     /// Where the bytes read from each side are counted.
     meters: &'a UpstreamMeters,
+    /// The edge may close the tunnel itself.
+    evict: Option<Eviction>,
 }
 
 impl<C, S> Future for Tunnel<'_, C, S>
@@ -202,6 +258,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let t = self.get_mut();
+        if let Some(e) = &mut t.evict {
+            match &mut e.deadline {
+                Some(limit) => {
+                    if limit.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                }
+                None => {
+                    if e.evict.signal.as_mut().poll(cx).is_ready() {
+                        t.down.closing = Some(e.evict.frame);
+                        let mut limit = Box::pin(tokio::time::sleep(EVICT_LIMIT));
+                        let _ = limit.as_mut().poll(cx);
+                        e.deadline = Some(limit);
+                    }
+                }
+            }
+        }
         let mut moved = false;
         if !t.up.done {
             let (src, dst) = (Pin::new(&mut *t.client), Pin::new(&mut *t.server));
@@ -217,7 +290,9 @@ where
                 return Poll::Ready(());
             }
         }
-        if t.up.done && t.down.done {
+        // After the edge's close frame, the client's answer is not awaited.
+        let evicted = t.evict.as_ref().is_some_and(|e| e.deadline.is_some());
+        if t.down.done && (t.up.done || evicted) {
             return Poll::Ready(());
         }
         if let Some(idle) = &mut t.idle {

@@ -297,6 +297,9 @@ fn assemble(
             fall: c.fall,
         }),
         sticky,
+        leader: conf
+            .and_then(|c| c.leader.as_ref())
+            .map(crate::leader::route),
         pool: std::sync::Mutex::new(pool),
         balancer,
     }

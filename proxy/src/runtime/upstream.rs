@@ -6,6 +6,7 @@ use crate::admin::{CodeCounters, UpstreamMeters};
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
 use crate::health::{release, CheckPlan, Outcome};
+use crate::leader::LeaderRoute;
 use crate::sticky::Sticky;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +54,8 @@ pub struct Upstream {
     pub check: Option<CheckPlan>,
     /// Sticky cookie, if configured.
     pub sticky: Option<Sticky>,
+    /// The gateway cluster whose lease holder gets new requests, if configured.
+    pub leader: Option<LeaderRoute>,
     /// Server state under one lock (built by the table builder).
     pub(super) pool: Mutex<Pool>,
     /// The balancing method over `pool`.
@@ -93,6 +96,42 @@ impl Upstream {
         Some(Lease {
             upstream: self.clone(),
             pick,
+            outcome: Outcome::Answered,
+        })
+    }
+
+    /// With a followed cluster that answers: takes the lease holder if it
+    /// may take a request (health checks aside: the lease is newer than
+    /// they are), even while it stops (it serves until its successor is
+    /// known). Otherwise keeps this request off nodes that are stopping and
+    /// returns `None`: the sticky cookie and the balancer choose.
+    pub fn pick_leader(self: &Arc<Self>, tried: &mut Tried) -> Option<Lease> {
+        let view = self.leader.as_ref()?.follower.current()?;
+        if tried.on_backup {
+            return None;
+        }
+        let now = now_ms();
+        let mut pool = self.pool();
+        let target = self
+            .primary
+            .iter()
+            .position(|s| view.is_target(&s.name, s.addr))
+            .filter(|&i| !tried.has(i) && pool.primary.usable_unchecked(i, now));
+        let Some(i) = target else {
+            for (i, s) in self.primary.iter().enumerate() {
+                if view.is_out(&s.name, s.addr) {
+                    tried.mark(i);
+                }
+            }
+            return None;
+        };
+        pool.primary.take(i, tried, now);
+        Some(Lease {
+            upstream: self.clone(),
+            pick: Pick {
+                tier: TierKind::Primary,
+                index: i,
+            },
             outcome: Outcome::Answered,
         })
     }
