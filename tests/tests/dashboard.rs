@@ -447,7 +447,8 @@ fn all_panels(panels: &Value, out: &mut Vec<Value>) {
 }
 
 /// The checks that need no Prometheus: the model's shape, every panel on
-/// the datasource variable, unique panel ids. Returns the panels.
+/// the datasource variable, unique panel ids, no overlapping panels.
+/// Returns the panels.
 fn check_model(d: &Value) -> Vec<Value> {
     assert!(
         d["schemaVersion"].as_u64().unwrap_or(0) >= 36,
@@ -465,12 +466,26 @@ fn check_model(d: &Value) -> Vec<Value> {
     let mut panels = Vec::new();
     all_panels(&d["panels"], &mut panels);
     let mut ids = BTreeSet::new();
+    // Grid cells (24 columns) to the panel covering them: none twice.
+    let mut cells = std::collections::BTreeMap::new();
     for p in &panels {
         let title = p["title"].as_str().unwrap_or("?");
         assert!(
             ids.insert(p["id"].as_u64().expect("panel id")),
             "panel id of {title} is not unique"
         );
+        let g = |k: &str| p["gridPos"][k].as_u64().expect("gridPos") as usize;
+        assert!(
+            g("x") + g("w") <= 24,
+            "panel {title} is wider than the grid"
+        );
+        for x in g("x")..g("x") + g("w") {
+            for y in g("y")..g("y") + g("h") {
+                if let Some(other) = cells.insert((x, y), title) {
+                    panic!("panels {other} and {title} overlap at ({x}, {y})");
+                }
+            }
+        }
         if p["type"] == "row" {
             continue;
         }
