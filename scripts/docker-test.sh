@@ -50,6 +50,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The optional Grafana profile cannot run without its registry image: its
+# service, provisioning mounts and variables are validated here instead.
+dc --profile grafana config -q 2>&1 || fail "docker compose --profile grafana config"
+ok "compose file valid, with the grafana profile"
+
 engine_up
 OPENCLAW_ENGINE_KEPT=1 scripts/docker-build.sh
 for img in openclaw/edge:latest openclaw/gateway:latest; do

@@ -22,6 +22,7 @@
 //! | [`rawtunnel`] | raw 101 backends and clients: bytes after the handshake, for tunnel tests and benches |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
 //! | [`promtool`] | Prometheus's `promtool`: the served metrics and the alert rules judged |
+//! | [`prometheus`] | a real Prometheus server scraping the test's processes, evaluating the alert rules; its HTTP API |
 //! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
 //! | [`protocol`] | an OpenClaw protocol v4 client: raw frames, `hello`, `call`, events |
 //! | [`chaos`] | randomized HA faults and the invariant checker of the history |
@@ -44,6 +45,7 @@ pub mod nginx;
 pub mod nginx_conf;
 pub mod ports;
 pub mod process;
+pub mod prometheus;
 pub mod promtool;
 pub mod protocol;
 pub mod proxied;
