@@ -67,6 +67,10 @@ pub struct ServerState {
     pub check_rises: u32,
     /// Failed checks in a row.
     pub check_falls: u32,
+    /// Runtime changes made through the admin API.
+    pub overrides: super::Overrides,
+    /// Check results and time out of rotation, for the status page.
+    pub history: crate::health::History,
 }
 
 impl ServerState {
@@ -113,6 +117,7 @@ impl Tier {
             .map(|c| ServerState {
                 effective_weight: c.weight,
                 check_down: start_down,
+                history: crate::health::History::starting(c.down || start_down, now_ms()),
                 ..Default::default()
             })
             .collect();
@@ -141,11 +146,12 @@ impl Tier {
         c.max_fails > 0 && s.fails >= c.max_fails && now.saturating_sub(s.checked) <= c.fail_timeout
     }
 
-    /// Whether server `i` may take a request now: not down, not failed, under max_conns.
+    /// Whether server `i` may take a request now: not down, not draining,
+    /// not failed, under max_conns.
     pub fn usable(&self, i: usize, now: u64) -> bool {
         let (c, s) = (&self.conf[i], &self.state[i]);
         let full = c.max_conns > 0 && s.conns() >= c.max_conns;
-        !(c.down || s.check_down || full || self.failed(i, now))
+        !(c.down || s.check_down || s.overrides.drain || full || self.failed(i, now))
     }
 
     /// Records the choice of server `i`: nginx's `checked` update, `conns++`, tried bit.
