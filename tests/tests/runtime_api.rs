@@ -208,8 +208,15 @@ async fn errors_answer_like_nginx_plus() {
         );
         let ups = format!("{}{ring}", upstream("gw", &[], &servers));
         files.write(&files.yaml("access_log: off\n", &ups, &[]));
-        let _edge = files.start("edge").await;
+        let edge = files.start("edge").await;
         let admin = files.admin;
+
+        // /api/status: the edge itself, and the place kept for the cluster.
+        let status = files.status().await;
+        assert_eq!(status["edge"]["pid"], edge.pid(), "{status}");
+        assert_eq!(status["edge"]["generation"], 1, "{status}");
+        assert!(status["edge"]["version"].is_string(), "{status}");
+        assert!(status["cluster"].is_null(), "{status}");
 
         let all = Request::get(admin, "/api/upstreams")
             .send()

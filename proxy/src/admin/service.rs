@@ -197,7 +197,12 @@ impl ServeHttp for AdminApp {
                     rest: &p["/api/upstreams".len()..],
                     body: &body,
                 };
-                match api::handle(&self.runtime.load(), &req) {
+                let answer = {
+                    // Not while a reload swaps the tables (see `state_lock`).
+                    let _held = crate::runtime::state_lock();
+                    api::handle(&self.runtime.load(), &req)
+                };
+                match answer {
                     Ok(v) => json_reply(200, &v),
                     Err(e) => error_reply(&e),
                 }

@@ -7,7 +7,17 @@
 
 use super::{Runtime, Upstream};
 use crate::balance::{now_ms, TierKind};
+use std::sync::{Mutex, MutexGuard};
 use tracing::info;
+
+/// Held while a reload carries state into its new tables and swaps them in,
+/// and while the runtime API changes a server: a change then lands either in
+/// the old tables before their state is carried over, or in the new ones,
+/// never in tables a reload is leaving behind.
+pub fn state_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Moves the state of every server that `old` and `new` have in common
 /// (same upstream name, same tier, same name and address) into `new`.
