@@ -68,7 +68,8 @@ pub struct ServerStatus {
     pub address: String,
     /// `up`; `draining` (runtime API: no new requests); `down` (config or
     /// runtime API); `unhealthy` (active checks); `failed` (out after
-    /// max_fails). A server in several is shown in the last one named.
+    /// max_fails). A server in several shows the first of down, unhealthy,
+    /// failed, draining (`drain` tells a drain apart).
     pub state: &'static str,
     /// Whether it is a backup server.
     pub backup: bool,
