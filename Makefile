@@ -7,7 +7,8 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # prometheus: its promtool checks /metrics and the alert rules in docker/prometheus.
-APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl prometheus
+# chromium: tests/tests/status_page.rs opens the edge's /status page in it (headless).
+APT_PACKAGES := cmake redis-server nginx haproxy wrk curl nftables openssl prometheus chromium
 
 .PHONY: run test deps build lint docker docker-test k8s-validate bench bench-ws bench-tls bench-gateway bench-ha chaos interop interop-diff clean
 

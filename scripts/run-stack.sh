@@ -59,7 +59,7 @@ cat <<MSG
 
 The local stack is running:
   edge      ws://127.0.0.1:8080/ and http://127.0.0.1:8080/   (least_conn 3:2:1, /health checks, cookie openclaw_route)
-  admin     http://127.0.0.1:9901/status   /api/status   /metrics
+  admin     http://127.0.0.1:9901/status   /api/status   /api/upstreams   /metrics
   gateways  node1 :18789, node2 :18790, node3 :18791 (token local-dev-token, state in .run/nodeN)
   redis     127.0.0.1:$REDIS_PORT (sessions under openclaw:sessions:)
   logs      .run/edge-access.log, .run/edge-error.log, .run/nodeN/logs/gateway.log
@@ -73,6 +73,7 @@ Try:
   $OPENCLAW gateway health --url ws://127.0.0.1:8080 --token local-dev-token
   curl -s http://127.0.0.1:18789/ready; curl -s http://127.0.0.1:18789/metrics | grep openclaw_gateway_
   OPENCLAW_STATE_DIR=.run/node1 $OPENCLAW gateway status
+  $EDGE ctl upstreams; $EDGE ctl drain openclaw_gateway 127.0.0.1:18789; $EDGE ctl undrain openclaw_gateway 0
   OPENCLAW_CONFIG_PATH=conf/gateway.json $OPENCLAW gateway nodes      # the cluster; lock-status: the lease
   OPENCLAW_CONFIG_PATH=conf/gateway.json $OPENCLAW gateway promote --node node3
   OPENCLAW_STATE_DIR=.run/node1 $OPENCLAW gateway stop     # the edge routes around it

@@ -5,12 +5,14 @@
 //! translates nginx configs into it, [`source`] picks which) ->
 //! [`runtime`] (routing tables, upstream pools) -> [`proxy`] (the request path).
 //! [`balance`] and [`health`] hold nginx's algorithms; [`admin`] serves metrics
-//! and status; [`server`] wires it into Pingora.
+//! and status and takes runtime changes (drain, down, weight), which
+//! [`ctl`] sends from the shell; [`server`] wires it into Pingora.
 
 pub mod access_log;
 pub mod admin;
 pub mod balance;
 pub mod config;
+pub mod ctl;
 pub mod drain;
 pub mod fdlimit;
 pub mod health;

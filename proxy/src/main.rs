@@ -1,7 +1,9 @@
 //! `openclaw-edge`: the command line. Everything else lives in the library.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use openclaw_edge::config::{parse_listen, ConfigError, ListenAddr};
+use openclaw_edge::ctl::{self, Ctl, Op};
 use openclaw_edge::logging::{self, LogFormat};
 use openclaw_edge::server;
 use openclaw_edge::source::ConfigSource;
@@ -26,7 +28,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
         openclaw-edge -d -c edge.yaml          run in the background\n\n\
         nginx directives the edge does not need are ignored with a warning (FILE:LINE: warning: ...);\n\
         --strict makes them errors. Access control, TLS and rewrites are always errors.\n\
-        The admin listener (default 127.0.0.1:9901) serves /metrics, /status and /api/status."
+        The admin listener (default 127.0.0.1:9901) serves /metrics, the /status page, /api/status\n\
+        and the runtime API /api/upstreams; `openclaw-edge ctl --help` calls it from the shell."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -67,6 +70,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Call the runtime API of a running edge: list upstreams, drain a
+    /// server, take it down or up, change its weight.
+    #[command(after_help = CTL_HELP)]
+    Ctl(CtlArgs),
     /// Print the edge YAML equivalent to an nginx config (ignored directives
     /// are listed on stderr with file:line; --strict makes them errors).
     Convert {
@@ -74,6 +81,124 @@ enum Command {
         #[arg(value_name = "NGINX_CONF")]
         file: String,
     },
+}
+
+const CTL_HELP: &str = "Examples:\n  \
+    openclaw-edge ctl upstreams                                 every upstream and server, as a table\n  \
+    openclaw-edge ctl -c /etc/openclaw-edge/edge.yaml upstreams --json\n  \
+    openclaw-edge ctl drain openclaw_gateway 127.0.0.1:18789    no new requests; open tunnels stay\n  \
+    openclaw-edge ctl undrain openclaw_gateway 0                by id: 0, 1, ... (primaries, then backups)\n  \
+    openclaw-edge ctl down openclaw_gateway 1                   out of rotation, like `down` in the file\n  \
+    openclaw-edge ctl up openclaw_gateway 1\n  \
+    openclaw-edge ctl weight openclaw_gateway 127.0.0.1:18790 5\n\n\
+    The admin listener: --admin ADDR, else the admin.listen of the config given with -c, else\n\
+    127.0.0.1:9901. The token: --token, else $OPENCLAW_EDGE_ADMIN_TOKEN, else the config's\n\
+    admin.token. A server is named by its id or as written in the config (host:port).\n\
+    Changes last until the edge stops; a reload keeps them for servers it keeps, unless the file\n\
+    now says otherwise for that setting. Exit status: 0 done, 1 refused or unreachable.";
+
+/// `openclaw-edge ctl ...`.
+#[derive(Args, Debug)]
+struct CtlArgs {
+    /// The admin listener (HOST:PORT) [default: the config's admin.listen with -c, else 127.0.0.1:9901].
+    #[arg(long = "admin", value_name = "ADDR")]
+    admin: Option<String>,
+    /// The admin token [default: $OPENCLAW_EDGE_ADMIN_TOKEN, else the config's admin.token].
+    #[arg(long = "token", value_name = "TOKEN")]
+    token: Option<String>,
+    /// Read the admin listener and token from this config.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<String>,
+    #[command(subcommand)]
+    op: CtlOp,
+}
+
+/// One server of one upstream.
+#[derive(Args, Debug)]
+struct Target {
+    /// The upstream's name, as in the config.
+    upstream: String,
+    /// The server: its id (0, 1, ...: primaries then backups) or as written (host:port).
+    server: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlOp {
+    /// List every upstream and its servers.
+    Upstreams {
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop sending new requests to a server; open requests and tunnels go on.
+    Drain(Target),
+    /// End a drain.
+    Undrain(Target),
+    /// Take a server out of rotation (`down`).
+    Down(Target),
+    /// Bring a server taken down back (`down: false`).
+    Up(Target),
+    /// Set a server's weight (the file's weight again ends the change).
+    Weight {
+        #[command(flatten)]
+        target: Target,
+        /// The new weight, 1 or more.
+        weight: u64,
+    },
+}
+
+/// Runs `ctl`; `config` is the top-level `-c` when it was given.
+fn run_ctl(args: &CtlArgs, config: Option<&str>, nginx: bool) -> ExitCode {
+    let mut target = Ctl {
+        admin: ctl::DEFAULT_ADMIN.to_string(),
+        token: None,
+        admin_from: "the default".to_string(),
+    };
+    if let Some(path) = args.config.as_deref().or(config) {
+        let source = ConfigSource {
+            path: path.to_string(),
+            nginx,
+            ..ConfigSource::default()
+        };
+        let loaded = match source.load() {
+            Ok(s) => s.loaded,
+            Err(errors) => return fail(errors),
+        };
+        target = match ctl::from_config(path, &loaded.config) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("openclaw-edge ctl: {e}")),
+        };
+    }
+    if let Some(admin) = &args.admin {
+        (target.admin, target.admin_from) = (admin.clone(), "--admin".to_string());
+    }
+    if let Some(token) = args
+        .token
+        .clone()
+        .or_else(|| std::env::var(ctl::TOKEN_ENV).ok().filter(|t| !t.is_empty()))
+    {
+        target.token = Some(token);
+    }
+    let patch = |t: &Target, body: serde_json::Value| Op::Patch {
+        upstream: t.upstream.clone(),
+        server: t.server.clone(),
+        body,
+    };
+    let op = match &args.op {
+        CtlOp::Upstreams { json } => Op::Upstreams { json: *json },
+        CtlOp::Drain(t) => patch(t, serde_json::json!({ "drain": true })),
+        CtlOp::Undrain(t) => patch(t, serde_json::json!({ "drain": false })),
+        CtlOp::Down(t) => patch(t, serde_json::json!({ "down": true })),
+        CtlOp::Up(t) => patch(t, serde_json::json!({ "down": false })),
+        CtlOp::Weight { target: t, weight } => patch(t, serde_json::json!({ "weight": weight })),
+    };
+    match target.run(&op) {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("openclaw-edge ctl: {e}")),
+    }
 }
 
 fn admin_addr(text: &str) -> Result<ListenAddr, String> {
@@ -100,7 +225,12 @@ fn print_warnings(warnings: &[ConfigError]) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(Command::Ctl(args)) = &cli.command {
+        let given = matches.value_source("config") == Some(ValueSource::CommandLine);
+        return run_ctl(args, given.then_some(cli.config.as_str()), cli.nginx);
+    }
     if let Some(Command::Convert { file }) = &cli.command {
         let source = ConfigSource {
             path: file.clone(),

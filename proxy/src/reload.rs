@@ -5,7 +5,7 @@
 //! way finish on the tables they started with.
 
 use crate::admin::metrics;
-use crate::runtime::{carry_over, Runtime};
+use crate::runtime::{carry_over, state_lock, Runtime};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
@@ -32,6 +32,8 @@ impl Reloader {
         for w in &source.warnings {
             tracing::warn!("{w}");
         }
+        // Runtime API changes wait until the new tables are in place.
+        let _held = state_lock();
         let old = self.runtime.load();
         let addrs = |rt: &Runtime| rt.listeners.iter().map(|l| l.addr).collect::<Vec<_>>();
         if addrs(&old) != addrs(&new) {

@@ -168,6 +168,7 @@ pub fn run(config: ConfigSource, loaded: Loaded, rt: Runtime, mode: StartMode) -
         let app = AdminApp {
             runtime: shared.clone(),
             token: c.admin.token.clone(),
+            started_unix_ms: crate::health::unix_ms(),
         };
         let mut svc = Service::new("admin".to_string(), app);
         svc.threads = Some(1);

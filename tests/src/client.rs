@@ -83,6 +83,7 @@ pub struct Request {
     path: String,
     headers: Vec<(String, String)>,
     source: Option<IpAddr>,
+    body: Vec<u8>,
 }
 
 impl Request {
@@ -94,6 +95,7 @@ impl Request {
             path: path.to_string(),
             headers: Vec::new(),
             source: None,
+            body: Vec::new(),
         }
     }
 
@@ -106,6 +108,14 @@ impl Request {
     /// Adds a header line (a `Host` given here replaces the default one).
     pub fn header(mut self, name: &str, value: &str) -> Request {
         self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sends `body` with its `Content-Length`.
+    pub fn body(mut self, body: &[u8]) -> Request {
+        self.headers
+            .push(("Content-Length".to_string(), body.len().to_string()));
+        self.body = body.to_vec();
         self
     }
 
@@ -129,7 +139,9 @@ impl Request {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("Connection: close\r\n\r\n");
-        head.into_bytes()
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
     }
 
     /// Connects, sends, and reads the whole response.

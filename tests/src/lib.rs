@@ -21,6 +21,8 @@
 //! | [`ws`] | a WebSocket client |
 //! | [`rawtunnel`] | raw 101 backends and clients: bytes after the handshake, for tunnel tests and benches |
 //! | [`metrics`] | reading the edge's Prometheus `/metrics` |
+//! | [`runtime_api`] | the edge's runtime API (`/api/upstreams`) and `openclaw-edge ctl` |
+//! | [`chromium`] | a headless Chromium over the DevTools protocol: open a page, evaluate, screenshot |
 //! | [`promtool`] | Prometheus's `promtool`: the served metrics and the alert rules judged |
 //! | [`prometheus`] | a real Prometheus server scraping the test's processes, evaluating the alert rules; its HTTP API |
 //! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
@@ -34,6 +36,7 @@
 pub mod backend;
 pub mod certs;
 pub mod chaos;
+pub mod chromium;
 pub mod client;
 pub mod config;
 pub mod edge;
@@ -52,6 +55,7 @@ pub mod proxied;
 pub mod raw_backend;
 pub mod rawtunnel;
 pub mod redis;
+pub mod runtime_api;
 pub mod wait;
 pub mod ws;
 

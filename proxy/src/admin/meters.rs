@@ -22,6 +22,10 @@ impl CodeCounters {
         let class = (status / 100).clamp(1, 5) as usize - 1;
         self.0[class].inc();
     }
+    /// The counts so far, `1xx` to `5xx` (for the status page).
+    pub fn counts(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.0[i].get())
+    }
 }
 
 impl std::fmt::Debug for CodeCounters {

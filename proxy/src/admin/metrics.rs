@@ -96,7 +96,7 @@ impl Metrics {
             ),
             server_up: gauges(
                 "openclaw_edge_upstream_server_up",
-                "1 if the server may take requests, 0 if down or failed.",
+                "1 if the server may take new requests, 0 if down, draining, unhealthy or failed.",
                 &["upstream", "server"],
             ),
             inflight: gauges(
@@ -257,6 +257,16 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         self.reload_time.set(now);
+    }
+
+    /// Configurations loaded since start (`openclaw_edge_config_generation`).
+    pub fn generation(&self) -> i64 {
+        self.generation.get()
+    }
+
+    /// Whether the last configuration load succeeded.
+    pub fn last_reload_ok(&self) -> bool {
+        self.reload_ok.get() == 1
     }
 
     /// Records a refused reload: the previous configuration keeps serving.

@@ -10,10 +10,12 @@ mod chash;
 mod hash;
 mod ip_hash;
 mod least_conn;
+mod overrides;
 mod pool;
 mod random;
 mod round_robin;
 
+pub use overrides::{Changed, Overrides};
 pub use pool::{now_ms, Pool, ServerConf, ServerState, Tier};
 
 use crate::config::Balance;

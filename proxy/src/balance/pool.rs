@@ -67,6 +67,10 @@ pub struct ServerState {
     pub check_rises: u32,
     /// Failed checks in a row.
     pub check_falls: u32,
+    /// Runtime changes made through the admin API.
+    pub overrides: super::Overrides,
+    /// Check results and time out of rotation, for the status page.
+    pub history: crate::health::History,
 }
 
 impl ServerState {
@@ -113,6 +117,7 @@ impl Tier {
             .map(|c| ServerState {
                 effective_weight: c.weight,
                 check_down: start_down,
+                history: crate::health::History::starting(c.down || start_down, now_ms()),
                 ..Default::default()
             })
             .collect();
@@ -142,17 +147,18 @@ impl Tier {
     }
 
     /// Whether server `i` may take a request now: not down, not out by
-    /// health checks, not failed, under max_conns.
+    /// health checks, not draining, not failed, under max_conns.
     pub fn usable(&self, i: usize, now: u64) -> bool {
         !self.state[i].check_down && self.usable_unchecked(i, now)
     }
 
     /// [`Tier::usable`] without the health checks' verdict: for a leader
-    /// lease holder, which the lease names before checks can notice.
+    /// lease holder, which the lease names before checks can notice (a
+    /// drained holder still gets nothing).
     pub fn usable_unchecked(&self, i: usize, now: u64) -> bool {
         let (c, s) = (&self.conf[i], &self.state[i]);
         let full = c.max_conns > 0 && s.conns() >= c.max_conns;
-        !(c.down || full || self.failed(i, now))
+        !(c.down || s.overrides.drain || full || self.failed(i, now))
     }
 
     /// Records the choice of server `i`: nginx's `checked` update, `conns++`, tried bit.

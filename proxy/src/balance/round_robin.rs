@@ -23,10 +23,12 @@ impl Balancer for RoundRobin {
 /// nginx's round robin over the current tier, falling over to backups.
 pub(super) fn rr_pick(pool: &mut Pool, tried: &mut Tried, now: u64) -> Option<Pick> {
     if pool.single() {
-        // A group of one is never marked failed: only `down`, health checks and `max_conns` apply.
+        // A group of one is never marked failed: only `down`, drain, health
+        // checks and `max_conns` apply.
         let t = &mut pool.primary;
         let (c, s) = (&t.conf[0], &mut t.state[0]);
-        if c.down || s.check_down || (c.max_conns > 0 && s.conns() >= c.max_conns) {
+        let full = c.max_conns > 0 && s.conns() >= c.max_conns;
+        if c.down || s.check_down || s.overrides.drain || full {
             return None;
         }
         s.add_conn();

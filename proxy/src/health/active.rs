@@ -6,7 +6,7 @@
 
 use super::probe::{Probe, Verdict};
 use crate::admin::metrics;
-use crate::balance::{Pick, ServerState, TierKind};
+use crate::balance::{now_ms, Pick, ServerState, TierKind};
 use crate::runtime::{Runtime, Upstream};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -110,12 +110,20 @@ async fn watch(upstream: Weak<Upstream>, pick: Pick) {
         let verdict = plan.probe.check(addr).await;
         let Some(u) = upstream.upgrade() else { return };
         let alive = verdict == Verdict::Alive;
-        let changed = apply(
-            &mut u.pool().tier_mut(pick.tier).state[pick.index],
-            alive,
-            plan.rise,
-            plan.fall,
-        );
+        let changed = {
+            let mut pool = u.pool();
+            let tier = pool.tier_mut(pick.tier);
+            let down = tier.conf[pick.index].down;
+            let state = &mut tier.state[pick.index];
+            let changed = apply(state, alive, plan.rise, plan.fall);
+            let reason = match &verdict {
+                Verdict::Dead(why) => Some(why.as_str()),
+                Verdict::Alive => None,
+            };
+            state.history.checked(alive, reason);
+            state.history.observe(down || state.check_down, now_ms());
+            changed
+        };
         drop(u);
         metrics().checks(&upstream_name, &name, alive).inc();
         match (changed, &verdict) {

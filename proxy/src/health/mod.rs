@@ -3,9 +3,11 @@
 //! Both feed the one state per server the balancers read.
 
 mod active;
+mod history;
 mod passive;
 mod probe;
 
 pub use active::{apply, CheckPlan, HealthChecker};
+pub use history::{unix_ms, History, LastCheck};
 pub use passive::{release, Outcome};
 pub use probe::{Probe, Verdict};

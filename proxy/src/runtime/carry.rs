@@ -1,9 +1,23 @@
 //! Reload without forgetting: servers present in both the running and the
-//! new tables keep their failure counts, health-check state, smooth round
-//! robin weights and, shared rather than copied, their in-flight count.
+//! new tables keep their failure counts, health-check state and history,
+//! smooth round robin weights, runtime API overrides (drain, down, weight;
+//! unless the file now says otherwise for that setting, see
+//! [`crate::balance::Tier::reapply`]) and, shared rather than copied, their
+//! in-flight count. Servers the reload removes take their overrides along.
 
 use super::{Runtime, Upstream};
-use crate::balance::TierKind;
+use crate::balance::{now_ms, TierKind};
+use std::sync::{Mutex, MutexGuard};
+use tracing::info;
+
+/// Held while a reload carries state into its new tables and swaps them in,
+/// and while the runtime API changes a server: a change then lands either in
+/// the old tables before their state is carried over, or in the new ones,
+/// never in tables a reload is leaving behind.
+pub fn state_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Moves the state of every server that `old` and `new` have in common
 /// (same upstream name, same tier, same name and address) into `new`.
@@ -18,6 +32,7 @@ pub fn carry_over(old: &Runtime, new: &Runtime) {
 fn carry_upstream(old: &Upstream, new: &Upstream) {
     let old_pool = old.pool().clone();
     let mut new_pool = new.pool();
+    let now = now_ms();
     for (kind, old_servers, new_servers) in [
         (TierKind::Primary, &old.primary, &new.primary),
         (TierKind::Backup, &old.backup, &new.backup),
@@ -36,6 +51,18 @@ fn carry_upstream(old: &Upstream, new: &Upstream) {
                     (after.check_down, after.check_rises, after.check_falls) =
                         (check_down, rises, falls);
                 }
+                let overrides = std::mem::take(&mut after.overrides);
+                let tier = new_pool.tier_mut(kind);
+                // A weight lowered in the file must not leave the old, higher
+                // running weight behind (it only ever recovers upward).
+                let weight = tier.conf[i].weight;
+                let after = &mut tier.state[i];
+                after.effective_weight = after.effective_weight.min(weight);
+                for dropped in tier.reapply(i, overrides) {
+                    info!(upstream = %new.name, server = %s.name, "reload: runtime override {dropped}: the file's value applies");
+                }
+                let (c, st) = (&tier.conf[i], &mut tier.state[i]);
+                st.history.observe(c.down || st.check_down, now);
             }
         }
     }

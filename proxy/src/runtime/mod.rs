@@ -9,7 +9,7 @@ mod idle;
 mod upstream;
 
 pub use build::build;
-pub use carry::carry_over;
+pub use carry::{carry_over, state_lock};
 pub use client::ClientLimits;
 pub use idle::{set_total_cap, IdlePool};
 pub use upstream::{Lease, Server, Upstream};
