@@ -116,6 +116,8 @@ ttl_ms = float(m.group(1)) * (1 if m.group(2) == "ms" else 1000)
 faults = {"graceful": "graceful stop (SIGTERM)", "kill": "kill -9 (SIGKILL)", "stop": "hang (SIGSTOP)"}
 goals = {"graceful": "0 failed in round, outage <= 200 ms", "kill": "outage <= ttl + 0.5 s = %g ms" % (ttl_ms + 500), "stop": "none set"}
 def met(r):
+    if r["off_leader"]["max"] > 0:
+        return "n/a (served by standbys)"
     if r["unrecovered"]:
         return "no (%d rounds never recovered)" % r["unrecovered"]
     if r["fault"] == "graceful":
@@ -168,7 +170,7 @@ block=$(cat <<MD
   and its run's final \`chat\` event (echo agent), close; 20 ms pause; an attempt fails when a step fails or the whole takes over 2 s.
 - A round (per front and fault, $CLIENT_ROUNDS each, fronts interleaved): the cluster settled and 5 attempts in a row through the front
   succeed; the clients run 1 s; the leader gets the fault; the clients run until 1 s after the recovery; the faulted node is
-  restored (restarted on its port; a SIGSTOPped one gets SIGCONT and must stand by) and the cluster settles again.
+  restored (restarted on its port; a SIGSTOPped one gets SIGCONT: it still holds the lease if the round ended before it expired) and the cluster settles again.
 - **recovery**: from the fault to the end of the first successful attempt that *started* after it. **failed**: failed attempts
   that ended between the fault and the recovery (those under way at the fault included). **failed in round**: failed attempts that
   ended after the fault, the 1 s tail included. **last failure**: from the fault to the end of the last failed attempt (0: none).
