@@ -72,10 +72,12 @@ bench-gateway: deps build
 	$(CARGO) build --release -p openclaw-e2e --bin gateway_bench
 	BENCH_GW_BIN=$(CURDIR)/target/dist/openclaw BENCH_GW_CLIENT=$(CURDIR)/target/release/gateway_bench bash benches/gateway.sh
 
-# Failover timings: 20 graceful and 20 crash rounds (benches/ha.sh, results in benches/RESULTS.md).
+# Failover: the lease's timings (20 graceful and 20 crash rounds), then what clients see
+# through the edge, HAProxy and nginx while the leader stops, dies or hangs
+# (benches/ha.sh, results in benches/RESULTS.md).
 bench-ha: deps build
-	$(CARGO) build --release -p openclaw-e2e --bin ha_bench
-	OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw bash benches/ha.sh
+	$(CARGO) build --release -p openclaw-e2e --bin ha_bench --bin failover_bench
+	OPENCLAW_BIN=$(CURDIR)/target/dist/openclaw OPENCLAW_EDGE_BIN=$(CURDIR)/target/dist/openclaw-edge bash benches/ha.sh
 
 # The long randomized HA run: 120 faults (kill -9, SIGSTOP, Redis restarts,
 # promote, graceful stops) checked by the invariant checker; OPENCLAW_CHAOS_SEED replays one.

@@ -72,6 +72,9 @@ pub struct Upstream {
     pub balance: String,
     /// The servers, in the order both proxies see them (order matters to nginx).
     pub servers: Vec<Server>,
+    /// More keys of the edge's upstream, one YAML line each
+    /// (`health_check: { ... }`); the nginx rendering leaves them out.
+    pub keys: Vec<String>,
 }
 
 impl Upstream {
@@ -81,15 +84,23 @@ impl Upstream {
             name: name.to_string(),
             balance: balance.to_string(),
             servers,
+            keys: Vec::new(),
         }
+    }
+
+    /// Adds a key to the edge's upstream, e.g. `keepalive: 0`.
+    pub fn key(mut self, line: &str) -> Upstream {
+        self.keys.push(line.to_string());
+        self
     }
 
     /// The group as an entry of the edge's `upstreams:` map.
     pub fn yaml(&self) -> String {
-        let mut out = format!(
-            "  {}:\n    balance: \"{}\"\n    servers:\n",
-            self.name, self.balance
-        );
+        let mut out = format!("  {}:\n    balance: \"{}\"\n", self.name, self.balance);
+        for line in &self.keys {
+            let _ = writeln!(out, "    {line}");
+        }
+        out.push_str("    servers:\n");
         for s in &self.servers {
             let _ = writeln!(
                 out,

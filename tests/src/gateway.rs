@@ -146,7 +146,12 @@ impl Gateway {
 
     /// Starts a node in an existing state dir (to restart one on its sessions).
     pub async fn start_in(config: NodeConfig, dir: TempDir) -> Gateway {
-        let port = free_port();
+        Gateway::start_at(config, dir, free_port()).await
+    }
+
+    /// Starts a node in an existing state dir on `port`: a node restarted
+    /// where a proxy's server list expects it.
+    pub async fn start_at(config: NodeConfig, dir: TempDir, port: u16) -> Gateway {
         std::fs::write(dir.path().join("openclaw.json"), config.json5(port)).expect("write config");
         let mut cmd = command(dir.path());
         cmd.args(["gateway", "run", "--node", &config.name]);

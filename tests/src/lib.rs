@@ -27,6 +27,8 @@
 //! | [`prometheus`] | a real Prometheus server scraping the test's processes, evaluating the alert rules; its HTTP API |
 //! | [`gateway`] | running the `openclaw` gateway node with a config written for the test; its CLI |
 //! | [`protocol`] | an OpenClaw protocol v4 client: raw frames, `hello`, `call`, events |
+//! | [`chat_attempt`] | one client attempt (connect, hello, chat.send) that reports failures instead of panicking |
+//! | [`fronts`] | proxies in front of a fixed server list for failover benches: the edge, HAProxy, nginx |
 //! | [`chaos`] | randomized HA faults and the invariant checker of the history |
 //! | [`ha`] | HA clusters: nodes sharing a Redis lease, who holds it, recorded job runs |
 //! | [`redis`] | a private redis-server that can be killed and started again on its port |
@@ -36,10 +38,12 @@
 pub mod backend;
 pub mod certs;
 pub mod chaos;
+pub mod chat_attempt;
 pub mod chromium;
 pub mod client;
 pub mod config;
 pub mod edge;
+pub mod fronts;
 pub mod gateway;
 pub mod ha;
 pub mod metrics;
