@@ -172,6 +172,19 @@ async fn new_connections_follow_the_lease_on_promote_and_on_a_crash() {
                 "every new connection"
             );
         }
+        // The status API shows the cluster as the edge follows it.
+        let status = c.files.status().await;
+        let cluster = &status["cluster"][0];
+        assert_eq!(cluster["leader"], "gw2", "{status}");
+        assert_eq!(cluster["reachable"], true, "{status}");
+        assert_eq!(cluster["drift"], false, "{status}");
+        let names: Vec<&str> = cluster["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["node"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["gw1", "gw2", "gw3"], "{status}");
 
         // A crash: whoever takes the lease after the ttl gets the traffic.
         c.nodes[1].signal(libc::SIGKILL);

@@ -246,17 +246,32 @@ pub struct EdgeStatus {
     pub last_reload_ok: bool,
 }
 
-/// `/api/status`: the edge, every upstream, and `cluster`, a place kept for
-/// the gateway cluster's state (its leader lease) once the edge is told
-/// where to read it; `null` until then.
+/// `/api/status`: the edge, every upstream, and `cluster`: each gateway
+/// cluster a `leader:` upstream follows (leader, epoch, nodes, drift).
 #[derive(Debug, Serialize)]
 pub struct Status {
     /// The edge.
     pub edge: EdgeStatus,
     /// Every upstream, in name order.
     pub upstreams: Vec<UpstreamStatus>,
-    /// Reserved for the gateway cluster; always `null` for now.
-    pub cluster: Option<serde_json::Value>,
+    /// The followed gateway clusters (none without `leader:` upstreams).
+    pub cluster: Vec<crate::leader::ClusterStatus>,
+}
+
+/// Each cluster followed by the current tables, once.
+fn clusters(rt: &Runtime) -> Vec<crate::leader::ClusterStatus> {
+    let mut seen: Vec<*const crate::leader::Follower> = Vec::new();
+    let mut out = Vec::new();
+    for u in &rt.upstreams {
+        if let Some(l) = &u.leader {
+            let p = std::sync::Arc::as_ptr(&l.follower);
+            if !seen.contains(&p) {
+                seen.push(p);
+                out.push(l.follower.status());
+            }
+        }
+    }
+    out
 }
 
 /// The whole status now; the edge started at `started_unix_ms`.
@@ -272,6 +287,6 @@ pub fn status(rt: &Runtime, started_unix_ms: u64) -> Status {
             last_reload_ok: m.last_reload_ok(),
         },
         upstreams: snapshot(rt),
-        cluster: None,
+        cluster: clusters(rt),
     }
 }
