@@ -259,7 +259,7 @@ async fn a_graceful_stop_of_the_leader_refuses_no_client() {
         for t in clients {
             t.await.unwrap();
         }
-        let errors = errors.lock().unwrap();
+        let errors = errors.lock().unwrap().clone();
         assert_eq!(
             failed.load(Ordering::Relaxed),
             0,
