@@ -71,6 +71,19 @@ impl HaNode {
     }
 }
 
+/// A state dir with only a config naming the lease on `redis`: an
+/// operator's machine that reaches Redis but runs no node (`promote`,
+/// `stop --node`, `nodes`).
+pub fn operator(redis: &Redis) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("openclaw.json"),
+        format!("{{ gateway: {{ lock: {{ type: \"redis\", redis: {{ url: \"{}\", key: \"{LOCK_KEY}\" }} }} }} }}", redis.url()),
+    )
+    .unwrap();
+    dir
+}
+
 /// The lease's value, parsed, or `None` when free.
 pub fn holder(redis: &Redis) -> Option<Value> {
     let raw = redis.cli(&["GET", LOCK_KEY]);

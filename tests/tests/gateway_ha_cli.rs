@@ -5,7 +5,7 @@
 
 use openclaw_e2e::bounded;
 use openclaw_e2e::gateway::{cli, Gateway};
-use openclaw_e2e::ha::{holder, holder_name, wait_holder, HaNode, LOCK_KEY};
+use openclaw_e2e::ha::{holder, holder_name, operator, wait_holder, HaNode};
 use openclaw_e2e::redis::Redis;
 use openclaw_e2e::wait::until;
 use serde_json::{json, Value};
@@ -39,18 +39,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A state dir with only a config: an operator's machine that reaches Redis
-/// but runs no node.
-fn operator(redis: &Redis) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("openclaw.json"),
-        format!("{{ gateway: {{ lock: {{ type: \"redis\", redis: {{ url: \"{}\", key: \"{LOCK_KEY}\" }} }} }} }}", redis.url()),
-    )
-    .unwrap();
-    dir
 }
 
 #[tokio::test]

@@ -7,20 +7,20 @@
 //! Health checks here run every 30 s, so that only the lease can explain a
 //! switch within seconds (timings are measured by `make bench-ha`).
 
-use futures_util::{SinkExt, StreamExt};
 use openclaw_e2e::bounded;
+use openclaw_e2e::chat_attempt::{attempt, AttemptSpec};
 use openclaw_e2e::gateway::{cli, Gateway, TOKEN};
-use openclaw_e2e::ha::{holder_name, wait_any_holder, wait_holder, HaNode, LOCK_KEY};
+use openclaw_e2e::ha::{holder_name, operator, wait_any_holder, wait_holder, HaNode, LOCK_KEY};
 use openclaw_e2e::lifecycle::{server, upstream, EdgeFiles};
 use openclaw_e2e::ports::free_addr;
 use openclaw_e2e::process::ChildProcess;
 use openclaw_e2e::redis::Redis;
 use openclaw_e2e::wait::{until, until_some};
-use serde_json::{json, Value};
+use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// Far above what any step should take; only a hang fails on it.
@@ -86,77 +86,50 @@ impl Cluster {
         &self.nodes[i]
     }
 
-    /// An operator's state dir naming the cluster's lease (for `promote`).
-    fn operator(&self) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("openclaw.json"),
-            format!(
-                "{{ gateway: {{ lock: {{ type: \"redis\", redis: {{ url: \"{}\", key: \"{LOCK_KEY}\" }} }} }} }}",
-                self.redis.url()
-            ),
-        )
-        .unwrap();
-        dir
-    }
-
     /// Waits until a new connection through the edge lands on `name`.
     async fn lands_on(&self, name: &str, limit: Duration) {
-        let url = self.url();
-        until_some(&format!("new connections to reach {name}"), limit, || {
-            let url = url.clone();
-            async move { hello(&url).await.ok().filter(|n| n == name) }
-        })
+        let edge = self.files.listen;
+        until_some(
+            &format!("new connections to reach {name}"),
+            limit,
+            || async move { hello(edge).await.ok().filter(|n| n == name) },
+        )
         .await;
     }
 }
 
-/// One client's attempt: upgrade, challenge, `connect`; the node that
-/// answered, or what went wrong. Never panics (failures are counted).
-async fn hello(url: &str) -> Result<String, String> {
-    let attempt = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| format!("upgrade: {e}"))?;
-        let mut params = openclaw_e2e::protocol::connect_params(TOKEN, &["operator.read"]);
-        params["client"] = openclaw_e2e::protocol::cli_client();
-        let req = json!({"type": "req", "id": "1", "method": "connect", "params": params});
-        ws.send(Message::text(req.to_string()))
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    let f: Value = serde_json::from_str(t.as_str()).map_err(|e| e.to_string())?;
-                    if f["type"] == "res" && f["id"] == "1" {
-                        let _ = ws.close(None).await;
-                        return match f["payload"]["server"]["node"].as_str() {
-                            Some(node) if f["ok"] == true => Ok(node.to_string()),
-                            _ => Err(format!("refused: {f}")),
-                        };
-                    }
-                }
-                Some(Ok(Message::Close(c))) => return Err(format!("closed: {c:?}")),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(format!("read: {e}")),
-                None => return Err("end of stream".into()),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), attempt)
-        .await
-        .unwrap_or_else(|_| Err("no answer within 5s".into()))
+/// One client's attempt through the edge (upgrade, `connect`, a
+/// `chat.send` and its run's end): the node that answered, or what went
+/// wrong. Never panics (failures are counted).
+async fn hello(edge: SocketAddr) -> Result<String, String> {
+    let id = format!(
+        "leader-routing-{}",
+        ATTEMPTS.fetch_add(1, Ordering::Relaxed)
+    );
+    attempt(&AttemptSpec {
+        addr: edge,
+        token: TOKEN,
+        session_key: "agent:main:leader-routing",
+        id: &id,
+        limit: Duration::from_secs(5),
+    })
+    .await
+    .map(|served| served.node)
+    .map_err(|f| format!("{}: {}", f.kind(), f.detail))
 }
+
+/// Numbers the attempts (each `chat.send` needs its own idempotency key).
+static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 
 #[tokio::test]
 async fn new_connections_follow_the_lease_on_promote_and_on_a_crash() {
     bounded(LIMIT, async {
         let c = Cluster::start(None, "").await;
-        assert_eq!(hello(&c.url()).await, Ok("gw1".into()));
+        assert_eq!(hello(c.files.listen).await, Ok("gw1".into()));
 
         // A hand-over: the health checks (every 30 s) still say gw2 is not
         // ready, yet the next connections go to it.
-        let op = c.operator();
+        let op = operator(&c.redis);
         let out = cli(op.path(), &["gateway", "promote", "--node", "gw2"]);
         assert!(
             out.status.success(),
@@ -167,7 +140,7 @@ async fn new_connections_follow_the_lease_on_promote_and_on_a_crash() {
         c.lands_on("gw2", SWITCH).await;
         for _ in 0..5 {
             assert_eq!(
-                hello(&c.url()).await,
+                hello(c.files.listen).await,
                 Ok("gw2".into()),
                 "every new connection"
             );
@@ -206,26 +179,21 @@ async fn new_connections_follow_the_lease_on_promote_and_on_a_crash() {
 async fn a_graceful_stop_of_the_leader_refuses_no_client() {
     bounded(LIMIT, async {
         let mut c = Cluster::start(None, "").await;
-        let url = c.url();
+        let edge = c.files.listen;
         let stop = Arc::new(AtomicBool::new(false));
         let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut clients = Vec::new();
         for _ in 0..3 {
-            let (url, stop, ok, failed, errors) = (
-                url.clone(),
-                stop.clone(),
-                ok.clone(),
-                failed.clone(),
-                errors.clone(),
-            );
+            let (stop, ok, failed, errors) =
+                (stop.clone(), ok.clone(), failed.clone(), errors.clone());
             clients.push(tokio::spawn(async move {
                 // Bounded: at most 2000 attempts each.
                 for _ in 0..2000 {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    match hello(&url).await {
+                    match hello(edge).await {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             errors.lock().unwrap().push(e);
@@ -288,7 +256,7 @@ async fn on_change_close_sends_the_old_leaders_clients_a_close_frame() {
         assert_eq!(node, "gw1");
         assert!(tunnel.call("health", json!({})).await.is_ok());
 
-        let op = c.operator();
+        let op = operator(&c.redis);
         let out = cli(op.path(), &["gateway", "promote", "--node", "gw3"]);
         assert!(
             out.status.success(),
@@ -317,7 +285,7 @@ async fn on_change_keep_leaves_open_tunnels_alone() {
         let c = Cluster::start(None, "").await;
         let (mut tunnel, node) = open_tunnel(&c.url()).await;
         assert_eq!(node, "gw1");
-        let op = c.operator();
+        let op = operator(&c.redis);
         let out = cli(op.path(), &["gateway", "promote", "--node", "gw2"]);
         assert!(
             out.status.success(),
@@ -343,7 +311,7 @@ async fn without_the_clusters_redis_the_edge_routes_on_health_checks() {
         // The checks at start find gw1 ready and the others not.
         c.lands_on("gw1", SLACK).await;
         for _ in 0..5 {
-            assert_eq!(hello(&c.url()).await, Ok("gw1".into()));
+            assert_eq!(hello(c.files.listen).await, Ok("gw1".into()));
         }
         until(
             "the edge to say it cannot reach the cluster",
