@@ -81,8 +81,10 @@ async fn run(weak: Weak<Follower>, url: String, key: String) {
                                 info!(cluster = %source, "cluster reachable again (was: {was})");
                             }
                             backoff = Duration::from_millis(100);
-                            announce(&f, &view);
-                            f.store(view);
+                            let holder = view.holder.clone();
+                            if f.store(view) {
+                                announce(&f.source, &holder);
+                            }
                         }
                         Err(e) => break e,
                     }
@@ -111,16 +113,12 @@ async fn run(weak: Weak<Follower>, url: String, key: String) {
     }
 }
 
-/// Logs a change of holder once.
-fn announce(f: &Follower, view: &View) {
-    let before = f.last.load();
-    if before.as_ref().map(|r| &r.view.holder) == Some(&view.holder) {
-        return;
-    }
-    match &view.holder {
-        Some((m, epoch)) => info!(cluster = %f.source, node = %m.node, address = %m.address,
+/// Logs a change of holder (once: the caller saw it change).
+fn announce(source: &str, holder: &Option<(Member, u64)>) {
+    match holder {
+        Some((m, epoch)) => info!(cluster = %source, node = %m.node, address = %m.address,
             epoch, "cluster leader: new connections go to it"),
-        None => info!(cluster = %f.source, "cluster leader: none (lease free)"),
+        None => info!(cluster = %source, "cluster leader: none (lease free)"),
     }
 }
 

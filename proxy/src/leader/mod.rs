@@ -126,8 +126,16 @@ impl View {
 /// A view and when it was read.
 #[derive(Debug)]
 struct Read {
-    view: View,
+    /// Shared with the requests that route on it (no copy per request).
+    view: Arc<View>,
     at: Instant,
+}
+
+impl Read {
+    /// Recent enough to route on: not older than three refresh periods.
+    fn fresh(&self, refresh: Duration) -> bool {
+        self.at.elapsed() <= refresh * 3
+    }
 }
 
 /// Follows one cluster; read by the request path without locks.
@@ -146,29 +154,26 @@ impl Follower {
     /// What the last read found, unless it is older than three refresh
     /// periods (Redis unreachable): then `None`, and the upstream balances
     /// on health checks alone.
-    pub fn current(&self) -> Option<View> {
+    pub fn current(&self) -> Option<Arc<View>> {
         let last = self.last.load();
         let r = last.as_ref()?;
-        (r.at.elapsed() <= self.refresh * 3).then(|| r.view.clone())
+        r.fresh(self.refresh).then(|| r.view.clone())
     }
 
     /// What the status page shows of this cluster.
     pub fn status(&self) -> ClusterStatus {
-        let last = self.last.load();
-        let view = self.current();
-        let holder = view.as_ref().and_then(|v| v.holder.clone());
+        let last = self.last.load_full();
+        let fresh = last.as_ref().filter(|r| r.fresh(self.refresh));
+        let holder = fresh.and_then(|r| r.view.holder.as_ref());
         ClusterStatus {
             source: self.source.clone(),
-            reachable: view.is_some(),
+            reachable: fresh.is_some(),
             read_ms_ago: last.as_ref().map(|r| r.at.elapsed().as_millis() as u64),
-            leader: holder.as_ref().map(|(m, _)| m.node.clone()),
-            leader_address: holder.as_ref().map(|(m, _)| m.address.clone()),
-            epoch: holder.map(|(_, e)| e),
-            drift: view.as_ref().is_some_and(View::drift),
-            nodes: last
-                .as_ref()
-                .map(|r| r.view.nodes.clone())
-                .unwrap_or_default(),
+            leader: holder.map(|(m, _)| m.node.clone()),
+            leader_address: holder.map(|(m, _)| m.address.clone()),
+            epoch: holder.map(|(_, e)| *e),
+            drift: fresh.is_some_and(|r| r.view.drift()),
+            nodes: last.map(|r| r.view.nodes.clone()).unwrap_or_default(),
         }
     }
 
@@ -204,7 +209,7 @@ impl Follower {
             });
         }
         self.last.store(Some(Arc::new(Read {
-            view,
+            view: Arc::new(view),
             at: Instant::now(),
         })));
         if changed {
@@ -334,7 +339,7 @@ mod tests {
         };
         assert!(f.store(view.clone()), "first holder is a change");
         assert!(!f.store(view.clone()), "same holder, no change");
-        assert_eq!(f.current(), Some(view));
+        assert_eq!(f.current().as_deref(), Some(&view));
         let free = View {
             holder: None,
             was: None,
