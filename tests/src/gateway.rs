@@ -126,6 +126,26 @@ impl NodeConfig {
     }
 }
 
+/// Waits until a node just spawned answers `/health` on `addr`; panics if
+/// it exits first or takes over 15 s.
+pub async fn wait_started(process: &mut ChildProcess, addr: SocketAddr, name: &str) {
+    until_some(
+        &format!("{name}'s /health"),
+        Duration::from_secs(15),
+        || {
+            let exited = process.exited();
+            async move {
+                if let Some(status) = exited {
+                    panic!("the node exited at start: {status}");
+                }
+                let r = Request::get(addr, "/health").send().await.ok()?;
+                (r.status == 200).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 /// A running node, killed when dropped.
 pub struct Gateway {
     process: ChildProcess,
@@ -158,17 +178,7 @@ impl Gateway {
         let mut process =
             ChildProcess::spawn(&format!("openclaw-{}", config.name), &mut cmd, dir.path());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        until_some("the node's /health", Duration::from_secs(15), || {
-            let exited = process.exited();
-            async move {
-                if let Some(status) = exited {
-                    panic!("the node exited at start: {status}");
-                }
-                let r = Request::get(addr, "/health").send().await.ok()?;
-                (r.status == 200).then_some(())
-            }
-        })
-        .await;
+        wait_started(&mut process, addr, &config.name).await;
         Gateway {
             process,
             config,

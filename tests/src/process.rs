@@ -136,3 +136,16 @@ pub fn filter(cmd: &mut Command, input: &[u8]) -> std::io::Result<Output> {
     child.stdin.take().expect("piped stdin").write_all(input)?;
     child.wait_with_output()
 }
+
+/// `name` on the PATH; panics with one line saying which Debian package
+/// provides it.
+pub fn on_path(name: &str, package: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} not found: install the Debian package `{package}` (apt-get install {package}; CI installs it)")
+        })
+}

@@ -16,14 +16,7 @@ use tempfile::TempDir;
 
 /// `prometheus` on the PATH. Panics with one line saying what to install.
 pub fn binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("prometheus"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("prometheus not found: install the Debian package `prometheus` (apt-get install prometheus; CI installs it)")
-        })
+    crate::process::on_path("prometheus", "prometheus")
 }
 
 /// One scrape job: its name (the `job` label) and targets.

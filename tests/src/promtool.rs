@@ -8,14 +8,7 @@ use std::process::{Command, Output};
 
 /// `promtool` on the PATH. Panics with one line saying what to install.
 pub fn binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("promtool"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("promtool not found: install the Debian package `prometheus` (apt-get install prometheus; CI installs it)")
-        })
+    crate::process::on_path("promtool", "prometheus")
 }
 
 /// `docker/prometheus/` of the workspace: the rules and their tests.

@@ -31,7 +31,7 @@
 //! `OpenclawEdgeUpstreamServerDown` for that server too, and the dashboard's
 //! leader query names another node, with a failover counted.
 
-use openclaw_e2e::gateway::command;
+use openclaw_e2e::gateway::{command, wait_started};
 use openclaw_e2e::lifecycle::EdgeFiles;
 use openclaw_e2e::ports::free_port;
 use openclaw_e2e::process::ChildProcess;
@@ -397,21 +397,7 @@ impl Node {
             .args(["gateway", "run", "--node", name]);
         let mut process = ChildProcess::spawn(&format!("openclaw-{name}"), &mut cmd, dir.path());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        until_some(
-            &format!("{name}'s /health"),
-            Duration::from_secs(15),
-            || {
-                let exited = process.exited();
-                async move {
-                    if let Some(status) = exited {
-                        panic!("the node exited at start: {status}");
-                    }
-                    let r = Request::get(addr, "/health").send().await.ok()?;
-                    (r.status == 200).then_some(())
-                }
-            },
-        )
-        .await;
+        wait_started(&mut process, addr, name).await;
         Node {
             name: name.to_string(),
             addr,
