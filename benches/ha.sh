@@ -104,9 +104,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "ha.sh: client-visible failover: fronts $FRONTS, faults $FAULTS, $CLIENT_ROUNDS rounds each, $CLIENTS clients, lease ttl $TTL, checks every $INTERVAL (progress on stderr)" >&2
 lines=$("$FAILOVER" --rounds "$CLIENT_ROUNDS" --clients "$CLIENTS" --ttl "$TTL" \
   --check-interval "$INTERVAL" --fronts "$FRONTS" --faults "$FAULTS")
+mkdir -p target/tmp
+printf '%s\n' "$lines" > target/tmp/ha-client.jsonl
+echo "ha.sh: failover_bench's lines are in target/tmp/ha-client.jsonl" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-edge_version=$("$OPENCLAW_EDGE_BIN" --version 2>&1 | head -1)
-haproxy_version=$(haproxy -v | head -1 | awk '{print $3}')
+# awk reads all its input: `head -1` would end the pipe early and, under
+# pipefail, a SIGPIPE of the writer would end this script (and the run).
+edge_version=$("$OPENCLAW_EDGE_BIN" --version 2>&1 | awk 'NR == 1')
+haproxy_version=$(haproxy -v | awk 'NR == 1 {print $3}')
 nginx_version=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 table=$(python3 - "$lines" "$TTL" <<'PY'
 import json, re, sys
@@ -128,14 +133,17 @@ def met(r):
         return "-"
     return "yes" if ok else "no"
 num = lambda v: ("%g" % v) if v is not None else "-"
-out = ["| fault | front | rounds | recovery p50 | recovery max | failed p50 | failed max | failed in round p50 | last failure p50 | off-leader p50 | goal | met (every round) |",
-       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+out = ["| fault | front | rounds | recovery p50 | recovery max | new lease p50 | after lease p50 | after lease max | failed p50 | failed max | failed in round p50 | last failure p50 | off-leader p50 | goal | met (every round) |",
+       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
 measured = [l for l in lines if "skipped" not in l]
 for fault in faults:
     for r in (l for l in measured if l["fault"] == fault):
-        rec = r["recovery_ms"] or {"p50": None, "max": None}
-        out.append("| %s | %s | %d | %s ms | %s ms | %s | %s | %s | %s ms | %s | %s | %s |" % (
+        none = {"p50": None, "max": None}
+        rec = r["recovery_ms"] or none
+        lease, after = r.get("lease_ms") or none, r.get("after_lease_ms") or none
+        out.append("| %s | %s | %d | %s ms | %s ms | %s ms | %s ms | %s ms | %s | %s | %s | %s ms | %s | %s | %s |" % (
             faults[fault], r["front"], r["rounds"], num(rec["p50"]), num(rec["max"]),
+            num(lease["p50"]), num(after["p50"]), num(after["max"]),
             num(r["failed"]["p50"]), num(r["failed"]["max"]), num(r["failed_total"]["p50"]),
             num(r["last_failure_ms"]["p50"]), num(r["off_leader"]["p50"]), goals[fault], met(r)))
 out.append("")
@@ -143,13 +151,15 @@ for l in lines:
     if "skipped" in l:
         out.append("- **%s not measured**: %s" % (l["front"], l["skipped"]))
 out.append("")
-out.append("Every round, each list sorted (recovery ms; outage ms; failed in round), failures by step and class over the rounds:")
+out.append("Every round, each list sorted (recovery ms; after lease ms; outage ms; failed in round), failures by step and class over the rounds:")
 out.append("")
 for r in measured:
     rec = r["recovery_ms"]["all"] if r["recovery_ms"] else []
     outage = r["outage_ms"]["all"] if r["outage_ms"] else []
-    out.append("- %s, %s: %s; %s; %s; failures: %s; failures before the fault: %d; attempts: %d" % (
+    after = r["after_lease_ms"]["all"] if r.get("after_lease_ms") else []
+    out.append("- %s, %s: %s; %s; %s; %s; failures: %s; failures before the fault: %d; attempts: %d" % (
         r["front"], r["fault"], ", ".join(num(v) for v in rec) or "-",
+        ", ".join(num(v) for v in after) or "-",
         ", ".join(num(v) for v in outage) or "-",
         ", ".join(num(v) for v in r["failed_total"]["all"]),
         ", ".join("%s %d" % kv for kv in r["failure_kinds"].items()) or "none",
@@ -175,7 +185,11 @@ block=$(cat <<MD
   that ended between the fault and the recovery (those under way at the fault included). **failed in round**: failed attempts that
   ended after the fault, the 1 s tail included. **last failure**: from the fault to the end of the last failed attempt (0: none).
   **outage** (used for "met"): the later of recovery and last failure.
-  **off-leader**: successes served (\`hello-ok\`'s \`server.node\`) by another node than the lease holder of their time.
+  **new lease**: from the fault to the first read (every 10 ms, over one Redis connection) of another node holding the lease:
+  the cluster's part, the same whatever the front. **after lease**: recovery minus new lease, the front's own part
+  (negative: a node served before the new lease was read).
+  **off-leader**: successes served (\`hello-ok\`'s \`server.node\`) by a node that held the lease neither when the attempt
+  started nor when it ended (the old leader until the new lease was read, then the new one).
   Medians (p50, the lower one for an even count) and maxima over the rounds.
 - Fronts, all round robin over the same 3 servers, upstream connect and answer limits 1 s, \`X-Forwarded-For\` added:
   - **edge-leader**: openclaw-edge following the lease (\`leader: { redis, key }\`: new connections to the holder's \`address\`), plus the checks below.

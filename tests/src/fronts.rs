@@ -84,13 +84,25 @@ pub struct Front {
     pub kind: Kind,
     /// Where clients connect.
     pub addr: SocketAddr,
-    _running: Running,
+    running: Running,
+}
+
+impl Front {
+    /// Its own log so far (the edge's and HAProxy's stderr, nginx's error
+    /// log), to explain a slow round.
+    pub fn log(&self) -> String {
+        match &self.running {
+            Running::Edge(e) => e.stderr(),
+            Running::Haproxy { process, .. } => process.stderr(),
+            Running::Nginx(n) => n.log(),
+        }
+    }
 }
 
 enum Running {
     Edge(Box<Edge>),
     Haproxy {
-        _process: ChildProcess,
+        process: ChildProcess,
         _dir: TempDir,
     },
     Nginx(Nginx),
@@ -132,10 +144,7 @@ pub async fn start(kind: Kind, s: &Settings) -> Result<Front, String> {
             return Ok(Front {
                 kind,
                 addr,
-                _running: Running::Haproxy {
-                    _process: process,
-                    _dir: dir,
-                },
+                running: Running::Haproxy { process, _dir: dir },
             });
         }
         Kind::NginxPassive => Running::Nginx(Nginx::start_http(|addr| nginx_http(addr, s)).await),
@@ -148,7 +157,7 @@ pub async fn start(kind: Kind, s: &Settings) -> Result<Front, String> {
     Ok(Front {
         kind,
         addr,
-        _running: running,
+        running,
     })
 }
 

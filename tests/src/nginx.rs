@@ -48,7 +48,7 @@ pub fn main_conf(prefix: &Path, http: &str) -> String {
 /// A running nginx; killed when dropped.
 #[derive(Debug)]
 pub struct Nginx {
-    _process: ChildProcess,
+    process: ChildProcess,
     addr: SocketAddr,
     _dir: TempDir,
 }
@@ -97,7 +97,7 @@ impl Nginx {
             .arg(&conf_file);
         let process = spawn_listening("nginx", &mut cmd, prefix, &[addr], &conf).await;
         Nginx {
-            _process: process,
+            process,
             addr,
             _dir: dir,
         }
@@ -106,5 +106,10 @@ impl Nginx {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its error log so far (on stderr).
+    pub fn log(&self) -> String {
+        self.process.stderr()
     }
 }

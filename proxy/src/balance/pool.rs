@@ -212,6 +212,9 @@ pub struct Pool {
     pub primary: Tier,
     /// Backup servers.
     pub backup: Tier,
+    /// The leader lease epoch whose holder's earlier failures were last
+    /// forgotten (leader-aware upstreams; 0: none yet).
+    pub leader_epoch: u64,
 }
 
 impl Pool {
@@ -229,6 +232,7 @@ impl Pool {
         Pool {
             primary: Tier::with_checks(primary, start_down),
             backup: Tier::with_checks(backup, start_down),
+            leader_epoch: 0,
         }
     }
 

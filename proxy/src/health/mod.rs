@@ -9,5 +9,5 @@ mod probe;
 
 pub use active::{apply, CheckPlan, HealthChecker};
 pub use history::{unix_ms, History, LastCheck};
-pub use passive::{release, Outcome};
+pub use passive::{forget_failures, release, Outcome};
 pub use probe::{Probe, Verdict};

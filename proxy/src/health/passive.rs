@@ -50,6 +50,14 @@ pub fn release(pool: &mut Pool, pick: Pick, outcome: Outcome, now: u64) -> bool 
     }
 }
 
+/// Forgets primary server `i`'s failures: the cluster gave it the leader
+/// lease after they were counted, which is newer news of it (a node frozen
+/// while it led, marked failed, and elected again must not stay out for
+/// `fail_timeout`).
+pub fn forget_failures(pool: &mut Pool, i: usize) {
+    pool.primary.state[i].fails = 0;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

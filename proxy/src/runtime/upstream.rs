@@ -5,7 +5,7 @@
 use crate::admin::{CodeCounters, UpstreamMeters};
 use crate::balance::{now_ms, Balancer, Pick, PickInput, Pool, TierKind, Tried};
 use crate::config::Balance;
-use crate::health::{release, CheckPlan, Outcome};
+use crate::health::{forget_failures, release, CheckPlan, Outcome};
 use crate::leader::LeaderRoute;
 use crate::sticky::Sticky;
 use std::net::SocketAddr;
@@ -101,9 +101,9 @@ impl Upstream {
     }
 
     /// With a followed cluster that answers: takes the lease holder if it
-    /// may take a request (health checks aside: the lease is newer than
-    /// they are), even while it stops (it serves until its successor is
-    /// known). Otherwise keeps this request off nodes that are stopping and
+    /// may take a request (health checks aside, and failures counted before
+    /// its term began: the lease is newer than they are), even while it
+    /// stops (it serves until its successor is known). Otherwise keeps this request off nodes that are stopping and
     /// returns `None`: the sticky cookie and the balancer choose.
     pub fn pick_leader(self: &Arc<Self>, tried: &mut Tried) -> Option<Lease> {
         let view = self.leader.as_ref()?.follower.current()?;
@@ -115,8 +115,14 @@ impl Upstream {
         let target = self
             .primary
             .iter()
-            .position(|s| view.is_target(&s.name, s.addr))
-            .filter(|&i| !tried.has(i) && pool.primary.usable_unchecked(i, now));
+            .position(|s| view.is_target(&s.name, s.addr));
+        if let (Some(i), Some((_, epoch))) = (target, &view.holder) {
+            if pool.leader_epoch != *epoch {
+                pool.leader_epoch = *epoch;
+                forget_failures(&mut pool, i);
+            }
+        }
+        let target = target.filter(|&i| !tried.has(i) && pool.primary.usable_unchecked(i, now));
         let Some(i) = target else {
             for (i, s) in self.primary.iter().enumerate() {
                 if view.is_out(&s.name, s.addr) {

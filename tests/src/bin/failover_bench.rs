@@ -28,9 +28,13 @@
 //! that ended between the fault and the recovery, including those under way
 //! at the fault), `failed_total` (failed attempts that ended after the fault,
 //! the tail included), `last_failure_ms` (fault to the end of the last failed
-//! attempt; 0 if none) and `off_leader` (successes served by another node
-//! than the leader of their time: the old one for attempts that ended before
-//! the fault, the new one for attempts that started after it).
+//! attempt; 0 if none) and `off_leader` (successes served by a node that
+//! held the lease neither when the attempt started nor when it ended: the
+//! old leader until the new lease was read, then the new one).
+//! Also `lease_ms` (fault to the first read, every 10 ms, of another node
+//! holding the lease: the cluster's part, the same for every front) and
+//! `after_lease_ms` (recovery minus `lease_ms`: the front's part; negative
+//! when a node served before the new lease was seen).
 //!
 //! ```text
 //! failover_bench [--rounds 5] [--clients 4] [--pause-ms 20] [--timeout-ms 2000]
@@ -53,6 +57,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 /// Far above what a step of the set-up should take; only a hang fails on it.
 const SLACK: Duration = Duration::from_secs(30);
@@ -308,6 +314,46 @@ impl Cluster {
     }
 }
 
+/// Reads the lease over one Redis connection: a `redis-cli` per read, every
+/// 10 ms, would take CPU from the nodes under test.
+struct LeaseProbe {
+    conn: BufReader<TcpStream>,
+}
+
+impl LeaseProbe {
+    async fn connect(redis: &Redis) -> LeaseProbe {
+        let conn = TcpStream::connect(redis.addr())
+            .await
+            .expect("redis connects");
+        LeaseProbe {
+            conn: BufReader::new(conn),
+        }
+    }
+
+    /// The holder's node name, `None` while the lease is free.
+    async fn holder(&mut self) -> Option<String> {
+        let get = format!("*2\r\n$3\r\nGET\r\n${}\r\n{LOCK_KEY}\r\n", LOCK_KEY.len());
+        self.conn
+            .get_mut()
+            .write_all(get.as_bytes())
+            .await
+            .expect("redis write");
+        let mut head = String::new();
+        self.conn.read_line(&mut head).await.expect("redis reply");
+        let len: i64 = head
+            .strip_prefix('$')
+            .and_then(|n| n.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("GET {LOCK_KEY}: unexpected reply {head:?}"));
+        if len < 0 {
+            return None;
+        }
+        let mut value = vec![0; len as usize + 2];
+        self.conn.read_exact(&mut value).await.expect("redis reply");
+        let record: Value = serde_json::from_slice(&value[..len as usize]).expect("lease JSON");
+        record["node"].as_str().map(str::to_string)
+    }
+}
+
 /// One attempt, timed.
 struct Attempt {
     start: Instant,
@@ -404,6 +450,9 @@ async fn wait_routed(o: &Options, front: &Front, leader: &str) {
 struct RoundResult {
     /// `None`: no success started after the fault within the limit.
     recovery: Option<Duration>,
+    /// When another node was first seen holding the lease; `None`: not
+    /// within the round.
+    lease: Option<Duration>,
     failed: usize,
     failed_total: usize,
     failed_before_fault: usize,
@@ -429,12 +478,20 @@ async fn round(
     let clients = spawn_clients(o, front, tag, &log, &stop);
     tokio::time::sleep(o.warmup).await;
 
+    let mut probe = LeaseProbe::connect(&cluster.redis).await;
     let t0 = Instant::now();
     cluster.nodes[leader].gateway().signal(fault.signal());
     let limit = duration(o.ttl).expect("checked") + SLACK;
     let mut recovered = None;
-    while recovered.is_none() && t0.elapsed() < limit {
+    let mut lease = None;
+    while (recovered.is_none() || lease.is_none()) && t0.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(10)).await;
+        if lease.is_none() && probe.holder().await.is_some_and(|h| h != old) {
+            lease = Some(t0.elapsed());
+        }
+        if recovered.is_some() {
+            continue;
+        }
         recovered = log
             .lock()
             .unwrap()
@@ -452,23 +509,25 @@ async fn round(
     }
     let new = holder_name(&cluster.redis).unwrap_or_default();
 
+    // The holder at a time: the old one until the new lease was read.
+    let holder_at = |t: Instant| {
+        if lease.is_some_and(|l| t >= t0 + l) {
+            &new
+        } else {
+            &old
+        }
+    };
     let log = std::mem::take(&mut *log.lock().unwrap());
     let mut r = RoundResult {
         recovery: recovered.map(|at| at - t0),
+        lease,
         attempts: log.len(),
         ..RoundResult::default()
     };
     for a in &log {
         match &a.outcome {
             Ok(served) => {
-                let expected = if a.end < t0 {
-                    Some(&old)
-                } else if a.start >= t0 {
-                    Some(&new)
-                } else {
-                    None
-                };
-                if expected.is_some_and(|e| *e != served.node) {
+                if served.node != *holder_at(a.start) && served.node != *holder_at(a.end) {
                     r.off_leader += 1;
                 }
             }
@@ -489,8 +548,41 @@ async fn round(
             }
         }
     }
+    if r.recovery
+        .is_none_or(|rec| r.lease.is_some_and(|l| rec > l + SLOW_AFTER_LEASE))
+    {
+        keep_logs(cluster, front, tag);
+    }
     cluster.restore(leader, fault).await;
     r
+}
+
+/// A front that takes longer than this after the new lease has its round's
+/// logs kept.
+const SLOW_AFTER_LEASE: Duration = Duration::from_secs(1);
+
+/// Writes the front's and the nodes' logs of a slow round under
+/// `target/tmp/failover_bench/TAG/`, and says where.
+fn keep_logs(cluster: &Cluster, front: &Front, tag: &str) {
+    let dir = std::path::Path::new("target/tmp/failover_bench").join(tag);
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(dir.join("front.log"), front.log())?;
+        for node in &cluster.nodes {
+            let log = node.running.as_ref().map(Gateway::log).unwrap_or_default();
+            std::fs::write(dir.join(format!("{}.log", node.name)), log)?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => eprintln!(
+            "failover_bench: {tag} was slow after the new lease; logs in {}",
+            dir.display()
+        ),
+        Err(e) => eprintln!(
+            "failover_bench: {tag}: logs not kept in {}: {e}",
+            dir.display()
+        ),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -522,16 +614,25 @@ fn report(front: Kind, fault: Fault, rounds: &[RoundResult]) {
         .filter_map(|r| r.recovery.map(|d| ms(d.max(r.last_failure))))
         .collect();
     let of = |f: fn(&RoundResult) -> f64| stats(rounds.iter().map(f).collect());
+    let leases: Vec<f64> = rounds.iter().filter_map(|r| r.lease.map(ms)).collect();
+    let after_lease: Vec<f64> = rounds
+        .iter()
+        .filter_map(|r| Some(ms(r.recovery?) - ms(r.lease?)))
+        .map(|d| (d * 10.0).round() / 10.0)
+        .collect();
+    let maybe = |v: Vec<f64>| if v.is_empty() { Value::Null } else { stats(v) };
     println!(
         "{}",
         json!({
             "front": front.name(), "fault": fault.name(), "rounds": rounds.len(),
             "unrecovered": unrecovered,
-            "recovery_ms": if recovered.is_empty() { Value::Null } else { stats(recovered) },
+            "recovery_ms": maybe(recovered),
+            "lease_ms": maybe(leases),
+            "after_lease_ms": maybe(after_lease),
             "failed": of(|r| r.failed as f64),
             "failed_total": of(|r| r.failed_total as f64),
             "last_failure_ms": of(|r| ms(r.last_failure)),
-            "outage_ms": if recovered_rounds.is_empty() { Value::Null } else { stats(recovered_rounds) },
+            "outage_ms": maybe(recovered_rounds),
             "off_leader": of(|r| r.off_leader as f64),
             "failed_before_fault": rounds.iter().map(|r| r.failed_before_fault).sum::<usize>(),
             "attempts": rounds.iter().map(|r| r.attempts).sum::<usize>(),
@@ -603,12 +704,13 @@ async fn run(o: &Options) {
                 let tag = format!("{}-{}-{i}", front.kind.name(), fault.name());
                 let r = round(o, &mut cluster, front, *fault, &tag).await;
                 eprintln!(
-                    "failover_bench: {} {} round {}/{}: recovered after {}, {} failed ({} in the round, last {} ms after the fault), {} off-leader, {} attempts{}",
+                    "failover_bench: {} {} round {}/{}: recovered after {} (new lease seen after {}), {} failed ({} in the round, last {} ms after the fault), {} off-leader, {} attempts{}",
                     front.kind.name(),
                     fault.name(),
                     i + 1,
                     o.rounds,
                     r.recovery.map(|d| format!("{} ms", ms(d))).unwrap_or_else(|| "never".into()),
+                    r.lease.map(|d| format!("{} ms", ms(d))).unwrap_or_else(|| "never".into()),
                     r.failed,
                     r.failed_total,
                     ms(r.last_failure),
