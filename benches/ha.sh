@@ -140,7 +140,7 @@ for fault in faults:
     for r in (l for l in measured if l["fault"] == fault):
         none = {"p50": None, "max": None}
         rec = r["recovery_ms"] or none
-        lease, after = r.get("lease_ms") or none, r.get("after_lease_ms") or none
+        lease, after = r["lease_ms"] or none, r["after_lease_ms"] or none
         out.append("| %s | %s | %d | %s ms | %s ms | %s ms | %s ms | %s ms | %s | %s | %s | %s ms | %s | %s | %s |" % (
             faults[fault], r["front"], r["rounds"], num(rec["p50"]), num(rec["max"]),
             num(lease["p50"]), num(after["p50"]), num(after["max"]),
@@ -156,7 +156,7 @@ out.append("")
 for r in measured:
     rec = r["recovery_ms"]["all"] if r["recovery_ms"] else []
     outage = r["outage_ms"]["all"] if r["outage_ms"] else []
-    after = r["after_lease_ms"]["all"] if r.get("after_lease_ms") else []
+    after = r["after_lease_ms"]["all"] if r["after_lease_ms"] else []
     out.append("- %s, %s: %s; %s; %s; %s; failures: %s; failures before the fault: %d; attempts: %d" % (
         r["front"], r["fault"], ", ".join(num(v) for v in rec) or "-",
         ", ".join(num(v) for v in after) or "-",

@@ -2,8 +2,9 @@
 //! gateway cluster's lease in Redis and sends new connections to the holder
 //! the moment it changes; a graceful stop of the leader (SIGTERM, or
 //! `gateway stop --node`) refuses no client; a leader that failed requests
-//! while frozen gets new ones at once when elected again; `on_change: close` hands the old leader's tunnels a close frame; an edge
-//! that cannot reach the cluster's Redis routes on health checks alone.
+//! while frozen gets new ones at once when elected again; `on_change:
+//! close` hands the old leader's tunnels a close frame; an edge that cannot
+//! reach the cluster's Redis routes on health checks alone.
 //!
 //! Health checks here run every 30 s, so that only the lease can explain a
 //! switch within seconds (timings are measured by `make bench-ha`).

@@ -1,6 +1,7 @@
 //! Reload without forgetting: servers present in both the running and the
 //! new tables keep their failure counts, health-check state and history,
-//! smooth round robin weights, runtime API overrides (drain, down, weight;
+//! smooth round robin weights, the leader epoch whose earlier failures were
+//! forgotten, runtime API overrides (drain, down, weight;
 //! unless the file now says otherwise for that setting, see
 //! [`crate::balance::Tier::reapply`]) and, shared rather than copied, their
 //! in-flight count. Servers the reload removes take their overrides along.
@@ -32,6 +33,9 @@ pub fn carry_over(old: &Runtime, new: &Runtime) {
 fn carry_upstream(old: &Upstream, new: &Upstream) {
     let old_pool = old.pool().clone();
     let mut new_pool = new.pool();
+    // The follower outlives reloads, so its epochs stay comparable: the
+    // holder's failures in its current term are not forgotten by a reload.
+    new_pool.leader_epoch = old_pool.leader_epoch;
     let now = now_ms();
     for (kind, old_servers, new_servers) in [
         (TierKind::Primary, &old.primary, &new.primary),

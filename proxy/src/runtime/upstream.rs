@@ -103,8 +103,9 @@ impl Upstream {
     /// With a followed cluster that answers: takes the lease holder if it
     /// may take a request (health checks aside, and failures counted before
     /// its term began: the lease is newer than they are), even while it
-    /// stops (it serves until its successor is known). Otherwise keeps this request off nodes that are stopping and
-    /// returns `None`: the sticky cookie and the balancer choose.
+    /// stops (it serves until its successor is known). Otherwise keeps this
+    /// request off nodes that are stopping and returns `None`: the sticky
+    /// cookie and the balancer choose.
     pub fn pick_leader(self: &Arc<Self>, tried: &mut Tried) -> Option<Lease> {
         let view = self.leader.as_ref()?.follower.current()?;
         if tried.on_backup {

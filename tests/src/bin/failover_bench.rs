@@ -507,7 +507,7 @@ async fn round(
     for c in clients {
         let _ = c.await;
     }
-    let new = holder_name(&cluster.redis).unwrap_or_default();
+    let new = probe.holder().await.unwrap_or_default();
 
     // The holder at a time: the old one until the new lease was read.
     let holder_at = |t: Instant| {
